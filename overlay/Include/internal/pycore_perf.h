@@ -1,0 +1,206 @@
+/* Internal interface of the perf trampoline support.
+
+   Three parts talk through this header:
+
+   * the trampoline manager (Python/perf_trampoline.c) owns the arenas of
+     machine-code stubs, maps each Python function identity to one stub,
+     installs the evaluation hook, and handles activation, fork and
+     finalization;
+   * backends tell perf which address range belongs to which function: the
+     perf map writer (Python/perf_map.c) and the jitdump writer
+     (Python/perf_jit_trampoline.c).  A backend is a table of callbacks,
+     _PyPerf_Backend, so adding one never touches the manager;
+   * the evaluation loop (Python/ceval.c) enters a trampoline directly from
+     its inlined-call paths when the hook is installed.
+
+   Locking: every manager entry point and every backend callback runs with
+   the GIL held (one GIL for all interpreters in 3.11).  The perf map writer
+   additionally has its own mutex because PyUnstable_WritePerfMapEntry() may
+   be called by foreign JITs from threads that do not hold the GIL.
+*/
+#ifndef Py_INTERNAL_PERF_H
+#define Py_INTERNAL_PERF_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef Py_BUILD_CORE
+#  error "this header requires Py_BUILD_CORE define"
+#endif
+
+#include <stddef.h>               // size_t
+#include <stdint.h>               // uint32_t, uint64_t
+
+struct _PyInterpreterFrame;
+
+/* The signature of the evaluator a trampoline calls through
+   (_PyEval_EvalFrameDefault). */
+typedef PyObject *(*_PyPerf_EvalFunc)(PyThreadState *,
+                                      struct _PyInterpreterFrame *, int);
+
+/* A trampoline: the stub in Python/asm_trampoline.S, copied into an arena.
+   It calls eval(tstate, frame, throwflag) inside a native frame of its own
+   and returns the result. */
+typedef PyObject *(*_PyPerf_TrampolineFunc)(PyThreadState *,
+                                            struct _PyInterpreterFrame *,
+                                            int, _PyPerf_EvalFunc);
+
+/* Layout of one arena slot.  Every slot holds a copy of the stub followed,
+   at _PyPerf_SLOT_TAG_OFFSET, by its own 8-byte slot number (host endian),
+   so that no two slots have identical bytes (perf derives a jitted image's
+   build-id from its code bytes alone).  _PyPerf_SLOT_CODE_SIZE bytes from
+   the slot start are reported to perf as the function's code. */
+#if defined(__x86_64__)
+   /* endbr64; push %rbp; mov %rsp,%rbp; call *%rcx; pop %rbp; ret */
+#  define _PyPerf_STUB_SIZE 12
+#  define _PyPerf_SLOT_TAG_OFFSET 16
+#  define _PyPerf_SLOT_SIZE 32
+#  define _PyPerf_ELF_MACHINE 62        /* EM_X86_64 */
+#elif defined(__aarch64__)
+   /* bti c; paciasp; stp x29,x30,[sp,#-16]!; mov x29,sp; blr x3;
+      ldp x29,x30,[sp],#16; autiasp; ret */
+#  define _PyPerf_STUB_SIZE 32
+#  define _PyPerf_SLOT_TAG_OFFSET 32
+#  define _PyPerf_SLOT_SIZE 48
+#  define _PyPerf_ELF_MACHINE 183       /* EM_AARCH64 */
+#endif
+#define _PyPerf_SLOT_CODE_SIZE (_PyPerf_SLOT_TAG_OFFSET + 8)
+
+/* What the manager tells a backend about one trampoline. */
+typedef struct {
+    const void *code_addr;      /* first byte of the slot */
+    size_t code_size;           /* _PyPerf_SLOT_CODE_SIZE */
+    const char *name;           /* "py::<qualname>:<filename>", sanitized:
+                                   printable, no newline, NUL-terminated */
+    const char *filename;       /* co_filename, sanitized the same way */
+    int lineno;                 /* co_firstlineno */
+} _PyPerf_CodeInfo;
+
+/* A backend.  Callbacks return 0 on success and -1 on failure, with a
+   message recorded by _PyPerf_SetError(); they never raise and never
+   abort.  All are called with the GIL held. */
+typedef struct {
+    const char *name;           /* "perf" or "perf_jit" */
+    /* Make sure the output for the current process (getpid()) is open. */
+    int (*open)(void);
+    /* Describe one trampoline; called once per trampoline per output. */
+    int (*write_code)(const _PyPerf_CodeInfo *info);
+    /* Push buffered data to the file. */
+    int (*flush)(void);
+    /* Finish the output at clean interpreter shutdown (flush; jitdump
+       writes CODE_CLOSE).  The backend must accept open() afterwards. */
+    int (*close)(void);
+    /* In a fork child: drop the parent's output without writing to it
+       (buffers are discarded, descriptors closed).  If persist is true the
+       child's output starts as a copy of the parent's. */
+    int (*after_fork_child)(int persist);
+} _PyPerf_Backend;
+
+extern const _PyPerf_Backend _PyPerf_MapBackend;
+extern const _PyPerf_Backend _PyPerf_JitBackend;
+
+/* Record a human-readable error for the manager's warning; printf-style. */
+extern void _PyPerf_SetError(const char *format, ...);
+
+/* perf map writer, shared by the "perf" backend and the PyUnstable_* perf
+   map API (Python/perf_map.c).  Thread-safe. */
+extern int _PyPerfMap_Open(void);
+extern int _PyPerfMap_Write(const void *code_addr, size_t code_size,
+                            const char *entry_name);
+extern int _PyPerfMap_Flush(void);
+extern int _PyPerfMap_Close(void);
+extern void _PyPerfMap_BeforeFork(void);
+extern void _PyPerfMap_AfterForkParent(void);
+extern int _PyPerfMap_AfterForkChild(int persist);
+/* Flush if data has waited longer than the flush delay (cheap when clean). */
+extern void _PyPerfMap_MaybeFlush(void);
+
+#ifdef PY_HAVE_PERF_TRAMPOLINE
+/* The evaluation hook installed in PyInterpreterState.eval_frame while a
+   backend is active.  ceval.c compares against it to keep inlined calls. */
+extern PyObject *_PyPerf_EvalFrame(PyThreadState *tstate,
+                                   struct _PyInterpreterFrame *frame,
+                                   int throwflag);
+#endif
+
+/* Startup (-X perf, -X perf_jit, PYTHONPERFSUPPORT,
+   PYTHON_PERF_JIT_SUPPORT). */
+extern PyStatus _PyPerf_ReadConfig(const PyConfig *config, int *backend);
+extern PyStatus _PyPerf_InitInterpreter(PyThreadState *tstate);
+
+/* Lifecycle hooks. */
+extern void _PyPerf_Fini(void);                /* Py_FinalizeEx() */
+extern void _PyPerf_FlushAll(void);            /* os._exit() */
+/* Flush data that has waited long enough; called when a thread releases
+   the GIL if dirty_ns or map.dirty_ns is set. */
+extern void _PyPerf_MaybeFlush(void);
+extern void _PyPerf_BeforeFork(void);
+extern void _PyPerf_AfterForkParent(void);
+extern void _PyPerf_AfterForkChild(void);
+
+/* sys.activate_stack_trampoline() and friends.  Return -1 with an
+   exception set on error. */
+extern int _PyPerf_Activate(PyThreadState *tstate, const char *backend);
+extern int _PyPerf_Deactivate(PyThreadState *tstate);
+extern int _PyPerf_IsActive(PyThreadState *tstate);
+
+/* Test support: the trampoline of a code object, or NULL. */
+extern void *_PyPerf_TrampolineAddress(PyCodeObject *co);
+
+/* Runtime state, in _PyRuntime.perf. */
+struct _PyPerfTrampoline;
+struct _PyPerfArena;
+
+#ifdef PY_HAVE_PERF_TRAMPOLINE
+#  include <pthread.h>            // pthread_mutex_t
+#endif
+
+/* The perf map writer (Python/perf_map.c). */
+struct _perf_map_state {
+#ifdef PY_HAVE_PERF_TRAMPOLINE
+    pthread_mutex_t lock;       /* guards everything below */
+#endif
+    int fd;                     /* /tmp/perf-<pid>.map, or -1 */
+    long pid;                   /* the process fd was opened for */
+    char *buf;                  /* pending whole lines */
+    size_t len;
+    int64_t dirty_ns;           /* when buf became non-empty, or 0 */
+};
+
+#ifdef PY_HAVE_PERF_TRAMPOLINE
+#  define _perf_map_state_INIT \
+    { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, }
+#else
+#  define _perf_map_state_INIT { .fd = -1, }
+#endif
+
+struct _perf_runtime_state {
+    /* Backend writing now, or NULL. */
+    const _PyPerf_Backend *backend;
+    /* Trampolines whose written_gen equals this have been described to the
+       current output; bumped whenever the output changes. */
+    uint32_t output_gen;
+    /* Set once the backend failed; the warning has been reported. */
+    int failed;
+    int persist_after_fork;
+    /* When the backend (other than the map writer, which tracks its own)
+       got data not yet flushed, or 0. */
+    int64_t dirty_ns;
+    /* Identity table: (name, firstlineno) -> trampoline. */
+    struct _PyPerfTrampoline **table;
+    size_t table_size;          /* buckets, a power of two */
+    size_t table_used;
+    /* Arenas, newest first; never unmapped. */
+    struct _PyPerfArena *arenas;
+    uint64_t next_slot;         /* slot number of the next trampoline */
+    char error[256];            /* last _PyPerf_SetError() message */
+    struct _perf_map_state map;
+};
+
+#define _perf_runtime_state_INIT \
+    { .output_gen = 1, .map = _perf_map_state_INIT, }
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* !Py_INTERNAL_PERF_H */

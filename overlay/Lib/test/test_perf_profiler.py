@@ -1,0 +1,1777 @@
+"""Tests for the Linux perf profiler support.
+
+Covers sys.activate_stack_trampoline() and friends, the -X perf / -X perf_jit
+options and the PYTHONPERFSUPPORT / PYTHON_PERF_JIT_SUPPORT environment
+variables, the perf map file (/tmp/perf-<pid>.map), the jitdump file
+(/tmp/jit-<pid>.dump), fork handling, the _testinternalcapi helpers of the
+perf map C API, and, when a usable perf is installed, the stacks perf itself
+records.
+
+Everything that changes the trampoline state for good, or that depends on
+startup options, runs in a child interpreter.  Every child's pid is known to
+the test (subprocess pid, or printed as "pid=<n>" by the child for processes
+it forks) and its /tmp files are removed afterwards.
+"""
+
+import os
+import re
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import time
+import unittest
+from collections import namedtuple
+
+from test import support
+from test.support import import_helper
+from test.support import os_helper
+from test.support import script_helper
+
+if not support.has_subprocess_support:
+    raise unittest.SkipTest("test requires subprocess support")
+
+if not sysconfig.get_config_var("PY_HAVE_PERF_TRAMPOLINE"):
+    raise unittest.SkipTest("perf trampoline support is not built in "
+                            "(PY_HAVE_PERF_TRAMPOLINE is not set)")
+
+
+PERF_ENV_VARS = ("PYTHONPERFSUPPORT", "PYTHON_PERF_JIT_SUPPORT")
+
+# <start hex> <size hex> py::<qualname>:<filename>
+MAP_LINE_RE = re.compile(r"[0-9a-f]+ [0-9a-f]+ py::\S.*:.*")
+CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Children print "pid=<n>" for every process whose files must be removed.
+PID_LINE_RE = re.compile(r"^pid=(\d+)$", re.MULTILINE)
+
+JITDUMP_MAGIC = 0x4A695444
+JIT_CODE_LOAD = 0
+JIT_CODE_MOVE = 1
+JIT_CODE_DEBUG_INFO = 2
+JIT_CODE_CLOSE = 3
+JIT_CODE_UNWINDING_INFO = 4
+JIT_ELF_MACHINES = (62, 183)     # EM_X86_64, EM_AARCH64
+
+
+def perf_map_file(pid):
+    return f"/tmp/perf-{pid}.map"
+
+
+def jit_dump_file(pid):
+    return f"/tmp/jit-{pid}.dump"
+
+
+def remove_perf_files(pid):
+    os_helper.unlink(perf_map_file(pid))
+    os_helper.unlink(jit_dump_file(pid))
+
+
+def child_env(**overrides):
+    """The environment for a child: ours, minus the perf switches."""
+    env = dict(os.environ)
+    for name in PERF_ENV_VARS:
+        env.pop(name, None)
+    env.update(overrides)
+    return env
+
+
+ChildResult = namedtuple("ChildResult", "rc out err pid")
+JitDump = namedtuple("JitDump", "header records")
+JitRecord = namedtuple("JitRecord", "id size timestamp fields")
+
+
+def parse_jitdump(data):
+    """Parse a jitdump file; raise ValueError if it is malformed."""
+    if len(data) < 40:
+        raise ValueError(f"jitdump shorter than its header: {len(data)} bytes")
+    (magic, version, total_size, elf_mach, pad, pid,
+     timestamp, flags) = struct.unpack_from("=IIIIIIQQ", data, 0)
+    header = dict(magic=magic, version=version, total_size=total_size,
+                  elf_mach=elf_mach, pad=pad, pid=pid, timestamp=timestamp,
+                  flags=flags)
+    if magic != JITDUMP_MAGIC:
+        raise ValueError(f"bad magic {magic:#x}")
+    offset = total_size
+    records = []
+    while offset < len(data):
+        if len(data) - offset < 16:
+            raise ValueError(f"torn record prefix at offset {offset}")
+        rec_id, size, ts = struct.unpack_from("=IIQ", data, offset)
+        if size < 16 or offset + size > len(data):
+            raise ValueError(f"bad record size {size} (id {rec_id}) at "
+                             f"offset {offset} of {len(data)}")
+        fields = {}
+        if rec_id == JIT_CODE_LOAD:
+            (fields["pid"], fields["tid"], fields["vma"], fields["code_addr"],
+             fields["code_size"], fields["code_index"]) = struct.unpack_from(
+                "=IIQQQQ", data, offset + 16)
+            name_start = offset + 16 + 40
+            name_end = data.find(b"\0", name_start, offset + size)
+            if name_end < 0:
+                raise ValueError(f"unterminated CODE_LOAD name at {offset}")
+            fields["name"] = data[name_start:name_end].decode("utf-8")
+            code_end = name_end + 1 + fields["code_size"]
+            if code_end > offset + size:
+                raise ValueError(f"CODE_LOAD code overruns its record at "
+                                 f"{offset}")
+            fields["code"] = data[name_end + 1:code_end]
+        records.append(JitRecord(rec_id, size, ts, fields))
+        offset += size
+    return JitDump(header, records)
+
+
+class PerfTestCase(unittest.TestCase):
+    """Helpers: run children, read and check their perf files."""
+
+    def tmpdir(self):
+        if not hasattr(self, "_tmpdir"):
+            self._tmpdir = self.enterContext(os_helper.temp_dir())
+        return self._tmpdir
+
+    def make_script(self, source, name="script"):
+        return script_helper.make_script(self.tmpdir(), name,
+                                         textwrap.dedent(source))
+
+    def track_pid(self, pid):
+        self.addCleanup(remove_perf_files, pid)
+
+    def run_python(self, *args, env=None, rc=0, stdin=None):
+        """Run sys.executable with args; check the exit code against rc
+        (unless rc is None) and return a ChildResult."""
+        cmd = [sys.executable, "-X", "faulthandler", *args]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE,
+                                env=child_env(**(env or {})))
+        self.track_pid(proc.pid)
+        with proc:
+            try:
+                out, err = proc.communicate(stdin, timeout=support.SHORT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+                self.fail(f"child timed out: {cmd}\nstdout:\n"
+                          f"{out.decode(errors='replace')}\nstderr:\n"
+                          f"{err.decode(errors='replace')}")
+        out = out.decode("utf-8", "replace")
+        err = err.decode("utf-8", "replace")
+        for pid in PID_LINE_RE.findall(out):
+            self.track_pid(int(pid))
+        if rc is not None and proc.returncode != rc:
+            self.fail(f"child exited with {proc.returncode}, expected {rc}: "
+                      f"{cmd}\nstdout:\n{out}\nstderr:\n{err}")
+        return ChildResult(proc.returncode, out, err, proc.pid)
+
+    def run_script(self, source, *options, env=None, rc=0, name="script"):
+        script = self.make_script(source, name)
+        return script, self.run_python(*options, script, env=env, rc=rc)
+
+    @staticmethod
+    def child_pids(out):
+        return [int(pid) for pid in PID_LINE_RE.findall(out)]
+
+    @staticmethod
+    def values(out):
+        """Parse 'key=value' lines printed by a child into a dict."""
+        result = {}
+        for line in out.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                result[key] = value
+        return result
+
+    def read_perf_map(self, pid, check_format=True):
+        """Return the lines of /tmp/perf-<pid>.map after checking the file:
+        regular file, mode 0600, ours, valid UTF-8, no torn last line,
+        and (check_format) every line in the trampoline format."""
+        path = perf_map_file(pid)
+        self.assertTrue(os.path.lexists(path), f"{path} does not exist")
+        st = os.lstat(path)
+        self.assertTrue(stat.S_ISREG(st.st_mode), f"{path} is not a file")
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600,
+                         f"{path} has mode {stat.S_IMODE(st.st_mode):o}")
+        self.assertEqual(st.st_uid, os.geteuid())
+        with open(path, "rb") as f:
+            data = f.read()
+        if data:
+            self.assertTrue(data.endswith(b"\n"),
+                            f"{path} ends with a torn line: {data[-100:]!r}")
+        lines = data.decode("utf-8").split("\n")[:-1]
+        if check_format:
+            self.assertWellFormedMap(lines)
+        return lines
+
+    def assertWellFormedMap(self, lines):
+        for line in lines:
+            self.assertIsNotNone(MAP_LINE_RE.fullmatch(line),
+                                 f"malformed perf map line: {line!r}")
+            self.assertIsNone(CONTROL_CHAR_RE.search(line),
+                              f"control character in map line: {line!r}")
+
+    @staticmethod
+    def map_names(lines):
+        """The entry names (third field) of perf map lines."""
+        return [line.split(" ", 2)[2] for line in lines]
+
+    def read_jitdump(self, pid):
+        path = jit_dump_file(pid)
+        self.assertTrue(os.path.exists(path), f"{path} does not exist")
+        st = os.lstat(path)
+        self.assertTrue(stat.S_ISREG(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertEqual(st.st_uid, os.geteuid())
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            dump = parse_jitdump(data)
+        except ValueError as exc:
+            self.fail(f"{path} is malformed: {exc}")
+        header = dump.header
+        self.assertEqual(header["version"], 1)
+        self.assertEqual(header["total_size"], 40)
+        self.assertIn(header["elf_mach"], JIT_ELF_MACHINES)
+        self.assertEqual(header["pad"], 0)
+        self.assertEqual(header["pid"], pid)
+        self.assertEqual(header["flags"], 0)
+        return dump
+
+    @staticmethod
+    def jit_names(dump):
+        return [r.fields["name"] for r in dump.records
+                if r.id == JIT_CODE_LOAD]
+
+
+# ---------------------------------------------------------------------------
+# 1. The sys API
+# ---------------------------------------------------------------------------
+
+class TestSysAPI(PerfTestCase):
+
+    def setUp(self):
+        # These tests never change the state of this process, whatever it
+        # is (the test suite itself may run under -X perf).
+        self.was_active = sys.is_stack_trampoline_active()
+        self.addCleanup(self.check_state_unchanged)
+
+    def check_state_unchanged(self):
+        self.assertEqual(sys.is_stack_trampoline_active(), self.was_active)
+
+    def test_functions_exist(self):
+        for name in ("activate_stack_trampoline",
+                     "deactivate_stack_trampoline",
+                     "is_stack_trampoline_active"):
+            with self.subTest(name=name):
+                self.assertTrue(callable(getattr(sys, name, None)))
+        self.assertIsInstance(sys.is_stack_trampoline_active(), bool)
+
+    def test_activate_rejects_non_str(self):
+        for backend in (None, 1, b"perf", bytearray(b"perf"), ["perf"]):
+            with self.subTest(backend=backend):
+                with self.assertRaises(TypeError):
+                    sys.activate_stack_trampoline(backend)
+
+    def test_activate_rejects_unknown_backend(self):
+        for backend in ("foo", "", "PERF", "perf ", "perf_jit2", "jit"):
+            with self.subTest(backend=backend):
+                with self.assertRaises(ValueError) as cm:
+                    sys.activate_stack_trampoline(backend)
+                msg = str(cm.exception)
+                self.assertIn("'perf'", msg)
+                self.assertIn("'perf_jit'", msg)
+
+    def test_activate_rejects_embedded_nul(self):
+        # "perf\0..." must not be taken for "perf" by a C string compare.
+        for backend in ("perf\0", "perf\0jit", "perf_jit\0"):
+            with self.subTest(backend=backend):
+                with self.assertRaises(ValueError):
+                    sys.activate_stack_trampoline(backend)
+
+    def test_signatures(self):
+        with self.assertRaises(TypeError):
+            sys.activate_stack_trampoline()
+        with self.assertRaises(TypeError):
+            sys.activate_stack_trampoline("perf", "perf")
+        with self.assertRaises(TypeError):
+            sys.activate_stack_trampoline(backend="perf")
+        with self.assertRaises(TypeError):
+            sys.deactivate_stack_trampoline(1)
+        with self.assertRaises(TypeError):
+            sys.is_stack_trampoline_active(1)
+
+    def test_activate_deactivate(self):
+        script, res = self.run_script("""
+            import sys
+            def called_once():
+                return 1
+            def show(key, value):
+                print(f"{key}={value!r}")
+            show("initial", sys.is_stack_trampoline_active())
+            show("activate", sys.activate_stack_trampoline("perf"))
+            show("active", sys.is_stack_trampoline_active())
+            called_once()
+            show("activate_again", sys.activate_stack_trampoline("perf"))
+            show("active_again", sys.is_stack_trampoline_active())
+            called_once()
+            show("deactivate", sys.deactivate_stack_trampoline())
+            show("inactive", sys.is_stack_trampoline_active())
+            show("deactivate_again", sys.deactivate_stack_trampoline())
+            show("inactive_again", sys.is_stack_trampoline_active())
+            """)
+        self.assertEqual(self.values(res.out), {
+            "initial": "False",
+            "activate": "None",
+            "active": "True",
+            "activate_again": "None",
+            "active_again": "True",
+            "deactivate": "None",
+            "inactive": "False",
+            "deactivate_again": "None",
+            "inactive_again": "False",
+        })
+        names = self.map_names(self.read_perf_map(res.pid))
+        self.assertEqual(names.count(f"py::called_once:{script}"), 1, names)
+
+    def test_deactivate_when_never_active(self):
+        res = self.run_python("-c", textwrap.dedent("""
+            import sys
+            print(sys.deactivate_stack_trampoline())
+            print(sys.deactivate_stack_trampoline())
+            print(sys.is_stack_trampoline_active())
+            """))
+        self.assertEqual(res.out.split(), ["None", "None", "False"])
+        self.assertFalse(os.path.exists(perf_map_file(res.pid)))
+        self.assertFalse(os.path.exists(jit_dump_file(res.pid)))
+
+    def test_switch_backend_while_active(self):
+        script, res = self.run_script("""
+            import sys
+            def in_perf_1(): return 1
+            def in_jit(): return 2
+            def in_perf_2(): return 3
+            sys.activate_stack_trampoline("perf")
+            print(f"a={sys.is_stack_trampoline_active()}")
+            in_perf_1()
+            sys.activate_stack_trampoline("perf_jit")
+            print(f"b={sys.is_stack_trampoline_active()}")
+            in_jit()
+            sys.activate_stack_trampoline("perf")
+            print(f"c={sys.is_stack_trampoline_active()}")
+            in_perf_2()
+            sys.deactivate_stack_trampoline()
+            print(f"d={sys.is_stack_trampoline_active()}")
+            """)
+        self.assertEqual(self.values(res.out),
+                         {"a": "True", "b": "True", "c": "True", "d": "False"})
+        names = self.map_names(self.read_perf_map(res.pid))
+        self.assertIn(f"py::in_perf_1:{script}", names)
+        self.assertIn(f"py::in_perf_2:{script}", names)
+        jit_names = self.jit_names(self.read_jitdump(res.pid))
+        self.assertIn(f"py::in_jit:{script}", jit_names)
+        self.assertNotIn(f"py::in_perf_1:{script}", jit_names)
+        self.assertNotIn(f"py::in_perf_2:{script}", jit_names)
+
+    def test_many_activation_cycles(self):
+        # An implementation requesting a new code-extra index per activation
+        # fails with SystemError after 254 cycles.
+        script, res = self.run_script("""
+            import sys
+            def work(i):
+                return i * 2
+            total = 0
+            for i in range(1000):
+                sys.activate_stack_trampoline("perf")
+                assert sys.is_stack_trampoline_active()
+                total += work(i)
+                sys.deactivate_stack_trampoline()
+                assert not sys.is_stack_trampoline_active()
+                total += work(i)
+            print(f"total={total}")
+            """)
+        self.assertEqual(self.values(res.out)["total"],
+                         str(2 * sum(i * 2 for i in range(1000))))
+        names = self.map_names(self.read_perf_map(res.pid))
+        self.assertEqual(names.count(f"py::work:{script}"), 1)
+
+    def test_many_activation_cycles_perf_jit(self):
+        script, res = self.run_script("""
+            import sys
+            def work(i):
+                return i + 1
+            total = 0
+            for i in range(300):
+                sys.activate_stack_trampoline("perf_jit")
+                total += work(i)
+                sys.deactivate_stack_trampoline()
+            print(f"total={total}")
+            """)
+        self.assertEqual(self.values(res.out)["total"],
+                         str(sum(range(1, 301))))
+        jit_names = self.jit_names(self.read_jitdump(res.pid))
+        self.assertEqual(jit_names.count(f"py::work:{script}"), 1)
+
+    def test_alternating_backends(self):
+        _, res = self.run_script("""
+            import sys
+            def work(i):
+                return i
+            total = 0
+            for i in range(300):
+                sys.activate_stack_trampoline("perf" if i % 2 else "perf_jit")
+                total += work(i)
+                if i % 3 == 0:
+                    sys.deactivate_stack_trampoline()
+            sys.deactivate_stack_trampoline()
+            print(f"total={total}")
+            """)
+        self.assertEqual(self.values(res.out)["total"], str(sum(range(300))))
+        self.read_perf_map(res.pid)
+        self.read_jitdump(res.pid)
+
+    def test_foreign_eval_frame_hook(self):
+        import_helper.import_module("_testinternalcapi")
+        _, res = self.run_script("""
+            import sys, _testinternalcapi
+            def probe():
+                return 1
+            record = []
+            _testinternalcapi.set_eval_frame_record(record)
+            try:
+                sys.activate_stack_trampoline("perf")
+            except RuntimeError as exc:
+                outcome = "RuntimeError"
+            else:
+                outcome = "no error"
+            active = sys.is_stack_trampoline_active()
+            probe()
+            _testinternalcapi.set_eval_frame_default()
+            print(f"outcome={outcome}")
+            print(f"active={active}")
+            print(f"hook_kept={'probe' in record}")
+            # The default evaluator is back: activation works again.
+            sys.activate_stack_trampoline("perf")
+            print(f"active_later={sys.is_stack_trampoline_active()}")
+            sys.deactivate_stack_trampoline()
+            """)
+        self.assertEqual(self.values(res.out), {
+            "outcome": "RuntimeError", "active": "False", "hook_kept": "True",
+            "active_later": "True"})
+
+    def test_foreign_eval_frame_hook_perf_jit(self):
+        import_helper.import_module("_testinternalcapi")
+        _, res = self.run_script("""
+            import sys, _testinternalcapi
+            _testinternalcapi.set_eval_frame_record([])
+            try:
+                sys.activate_stack_trampoline("perf_jit")
+            except RuntimeError:
+                print("outcome=RuntimeError")
+            print(f"active={sys.is_stack_trampoline_active()}")
+            _testinternalcapi.set_eval_frame_default()
+            """)
+        self.assertEqual(self.values(res.out),
+                         {"outcome": "RuntimeError", "active": "False"})
+        self.assertFalse(os.path.exists(jit_dump_file(res.pid)))
+
+
+# ---------------------------------------------------------------------------
+# 2. Startup options and environment variables
+# ---------------------------------------------------------------------------
+
+STATE_CODE = """\
+import sys
+def touch():
+    return 1
+touch()
+print(sys.is_stack_trampoline_active())
+"""
+
+
+class TestStartup(PerfTestCase):
+
+    def state(self, *options, env=None):
+        """Run a child with options/env; return (active, backend) where
+        backend is 'perf', 'perf_jit', 'both' or None, judged by the files
+        the child left."""
+        res = self.run_python(*options, "-c", STATE_CODE, env=env)
+        self.assertIn(res.out.strip(), ("True", "False"), res)
+        active = res.out.strip() == "True"
+        has_map = os.path.exists(perf_map_file(res.pid))
+        has_dump = os.path.exists(jit_dump_file(res.pid))
+        backend = {(False, False): None, (True, False): "perf",
+                   (False, True): "perf_jit", (True, True): "both"}[
+                       has_map, has_dump]
+        return active, backend
+
+    def assertOn(self, backend, *options, env=None):
+        self.assertEqual(self.state(*options, env=env), (True, backend))
+
+    def assertOff(self, *options, env=None):
+        self.assertEqual(self.state(*options, env=env), (False, None))
+
+    def assertStartupError(self, text, *options, env=None):
+        res = self.run_python(*options, "-c", "pass", env=env, rc=1)
+        self.assertIn(text, res.err)
+        self.assertIn("invalid", res.err.lower())
+        self.assertFalse(os.path.exists(perf_map_file(res.pid)))
+        self.assertFalse(os.path.exists(jit_dump_file(res.pid)))
+        return res
+
+    def test_default_off(self):
+        self.assertOff()
+
+    def test_xoption(self):
+        self.assertOn("perf", "-X", "perf")
+        self.assertOn("perf", "-X", "perf=1")
+        self.assertOn("perf", "-X", "perf=2")
+        self.assertOff("-X", "perf=0")
+
+    def test_xoption_perf_jit(self):
+        self.assertOn("perf_jit", "-X", "perf_jit")
+        self.assertOn("perf_jit", "-X", "perf_jit=1")
+        self.assertOff("-X", "perf_jit=0")
+
+    def test_xoption_invalid(self):
+        for option in ("perf", "perf_jit"):
+            for value in ("foo", "-1", "1.5", "99999999999999999999"):
+                arg = f"{option}={value}"
+                with self.subTest(arg=arg):
+                    self.assertStartupError(f"-X {arg}", "-X", arg)
+
+    def test_env_var(self):
+        self.assertOn("perf", env={"PYTHONPERFSUPPORT": "1"})
+        self.assertOn("perf", env={"PYTHONPERFSUPPORT": "7"})
+        self.assertOff(env={"PYTHONPERFSUPPORT": "0"})
+        self.assertOff(env={"PYTHONPERFSUPPORT": ""})
+
+    def test_env_var_perf_jit(self):
+        self.assertOn("perf_jit", env={"PYTHON_PERF_JIT_SUPPORT": "1"})
+        self.assertOff(env={"PYTHON_PERF_JIT_SUPPORT": "0"})
+        self.assertOff(env={"PYTHON_PERF_JIT_SUPPORT": ""})
+
+    def test_env_var_invalid(self):
+        for name in PERF_ENV_VARS:
+            for value in ("yes", "-1", "99999999999999999999", "1x"):
+                with self.subTest(name=name, value=value):
+                    res = self.assertStartupError(name, env={name: value})
+                    self.assertIn(value, res.err)
+
+    def test_env_ignored_with_E_and_I(self):
+        for flag in ("-E", "-I"):
+            for name in PERF_ENV_VARS:
+                for value in ("1", "yes"):
+                    with self.subTest(flag=flag, name=name, value=value):
+                        self.assertOff(flag, env={name: value})
+
+    def test_xoption_beats_env(self):
+        env = {"PYTHONPERFSUPPORT": "1"}
+        self.assertOff("-X", "perf=0", env=env)
+        self.assertOff("-X", "perf_jit=0", env=env)
+        self.assertOn("perf", "-X", "perf",
+                      env={"PYTHON_PERF_JIT_SUPPORT": "1"})
+        self.assertOn("perf_jit", "-X", "perf_jit=1",
+                      env={"PYTHONPERFSUPPORT": "1"})
+        # Any -X perf option makes the variables ignored, invalid or not.
+        self.assertOff("-X", "perf=0", env={"PYTHONPERFSUPPORT": "yes"})
+
+    def test_perf_jit_wins_within_surface(self):
+        self.assertOn("perf_jit", "-X", "perf", "-X", "perf_jit")
+        self.assertOn("perf_jit", "-X", "perf_jit", "-X", "perf")
+        self.assertOn("perf", "-X", "perf", "-X", "perf_jit=0")
+        self.assertOn("perf_jit", env={"PYTHONPERFSUPPORT": "1",
+                                       "PYTHON_PERF_JIT_SUPPORT": "1"})
+        self.assertOn("perf", env={"PYTHONPERFSUPPORT": "1",
+                                   "PYTHON_PERF_JIT_SUPPORT": "0"})
+
+    def test_sys_beats_xoption(self):
+        res = self.run_python("-X", "perf", "-c", textwrap.dedent("""
+            import sys
+            print(sys.is_stack_trampoline_active())
+            sys.deactivate_stack_trampoline()
+            print(sys.is_stack_trampoline_active())
+            """))
+        self.assertEqual(res.out.split(), ["True", "False"])
+        res = self.run_python("-X", "perf_jit", "-c", textwrap.dedent("""
+            import sys
+            def after_switch():
+                return 1
+            sys.activate_stack_trampoline("perf")
+            after_switch()
+            """))
+        self.assertIn("py::after_switch:<string>",
+                      self.map_names(self.read_perf_map(res.pid)))
+
+    def test_help_xoptions(self):
+        res = self.run_python("--help-xoptions")
+        self.assertRegex(res.out, r"-X perf\b(?!_)")
+        self.assertRegex(res.out, r"-X perf_jit\b")
+
+    def test_help_env(self):
+        res = self.run_python("--help-env")
+        self.assertIn("PYTHONPERFSUPPORT", res.out)
+        self.assertIn("PYTHON_PERF_JIT_SUPPORT", res.out)
+
+
+# ---------------------------------------------------------------------------
+# 3. The perf map file
+# ---------------------------------------------------------------------------
+
+class TestPerfMap(PerfTestCase):
+
+    def test_map_written_under_xoption(self):
+        script, res = self.run_script("""
+            def foo():
+                return 1
+            def bar():
+                return foo() + 1
+            class Klass:
+                def method(self):
+                    return bar()
+            def outer():
+                def inner():
+                    return Klass().method()
+                return inner()
+            print(f"result={outer()}")
+            """, "-X", "perf")
+        self.assertEqual(self.values(res.out)["result"], "2")
+        names = self.map_names(self.read_perf_map(res.pid))
+        for qualname in ("foo", "bar", "Klass.method", "outer",
+                         "outer.<locals>.inner", "<module>"):
+            with self.subTest(qualname=qualname):
+                self.assertIn(f"py::{qualname}:{script}", names)
+
+    def test_addresses_distinct(self):
+        _, res = self.run_script("""
+            def f1(): pass
+            def f2(): pass
+            def f3(): pass
+            f1(); f2(); f3()
+            """, "-X", "perf")
+        lines = self.read_perf_map(res.pid)
+        starts = [int(line.split()[0], 16) for line in lines]
+        sizes = [int(line.split()[1], 16) for line in lines]
+        self.assertEqual(len(set(starts)), len(starts))
+        self.assertTrue(all(size > 0 for size in sizes))
+        # No two trampolines overlap.
+        spans = sorted(zip(starts, sizes))
+        for (start, size), (next_start, _) in zip(spans, spans[1:]):
+            self.assertLessEqual(start + size, next_start)
+
+    def test_only_calls_while_active(self):
+        script, res = self.run_script("""
+            import sys
+            def f_before(): return 1
+            def f_during(): return 2
+            def f_after(): return 3
+            f_before()
+            sys.activate_stack_trampoline("perf")
+            f_during()
+            sys.deactivate_stack_trampoline()
+            f_after()
+            """)
+        names = self.map_names(self.read_perf_map(res.pid))
+        self.assertIn(f"py::f_during:{script}", names)
+        self.assertNotIn(f"py::f_before:{script}", names)
+        self.assertNotIn(f"py::f_after:{script}", names)
+        # The module frame was already running: it is not retro-fitted.
+        self.assertNotIn(f"py::<module>:{script}", names)
+
+    def test_one_line_per_function(self):
+        script, res = self.run_script("""
+            def foo(i):
+                return i
+            for i in range(1000):
+                foo(i)
+            """, "-X", "perf")
+        names = self.map_names(self.read_perf_map(res.pid))
+        self.assertEqual(names.count(f"py::foo:{script}"), 1)
+        self.assertEqual(len(names), len(set(names)), "duplicate entries")
+
+    def test_one_line_per_identity(self):
+        # 10,000 function code objects (1,000 compilations of the same 10
+        # functions) share 10 identities (qualname, filename, firstlineno).
+        _, res = self.run_script("""
+            src = "".join(f"def gen_{i}():\\n    return {i}\\n"
+                          for i in range(10))
+            total = 0
+            for _ in range(1000):
+                ns = {}
+                exec(compile(src, "generated.py", "exec"), ns)
+                for i in range(10):
+                    total += ns[f"gen_{i}"]()
+            print(f"total={total}")
+            """, "-X", "perf")
+        self.assertEqual(self.values(res.out)["total"], str(45 * 1000))
+        names = self.map_names(self.read_perf_map(res.pid))
+        generated = sorted(n for n in names if n.endswith(":generated.py"))
+        self.assertEqual(generated, sorted(
+            [f"py::gen_{i}:generated.py" for i in range(10)]
+            + ["py::<module>:generated.py"]))
+
+    def test_same_name_different_lines(self):
+        # Same qualname and filename, different first line: two identities.
+        _, res = self.run_script("""
+            ns1, ns2 = {}, {}
+            exec(compile("def twin():\\n    return 1\\n", "twins.py", "exec"),
+                 ns1)
+            exec(compile("\\n\\ndef twin():\\n    return 2\\n", "twins.py",
+                         "exec"), ns2)
+            print(f"r={ns1['twin']() + ns2['twin']()}")
+            """, "-X", "perf")
+        self.assertEqual(self.values(res.out)["r"], "3")
+        lines = self.read_perf_map(res.pid)
+        twins = [l for l in lines if l.endswith(" py::twin:twins.py")]
+        self.assertEqual(len(twins), 2, lines)
+        self.assertNotEqual(twins[0].split()[0], twins[1].split()[0])
+
+    def test_hostile_names(self):
+        _, res = self.run_script(r"""
+            import sys
+            def make(qualname):
+                def f():
+                    return 1
+                f.__code__ = f.__code__.replace(co_name="hostile",
+                                                co_qualname=qualname)
+                return f
+            make("evil\n0 0 py::forged_nl:x.py")()
+            make("evil\r1 1 py::forged_cr:x.py")()
+            make("evil\x002 2 py::forged_nul:x.py")()
+            make("tab\there\x1bescape")()
+            ns = {}
+            exec(compile("def in_bad_file():\n    return 1\n",
+                         "a\nb.py", "exec"), ns)
+            ns["in_bad_file"]()
+            ns = {}
+            exec(compile("def in_surrogate_file():\n    return 1\n",
+                         "s\udcff.py", "exec"), ns)
+            ns["in_surrogate_file"]()
+            make("caf\u00e9")()
+            make("lone\udc80surrogate")()
+            """, "-X", "perf")
+        lines = self.read_perf_map(res.pid)   # checks every line's format
+        names = self.map_names(lines)
+        for line in lines:
+            self.assertNotRegex(line, r"^\d+ \d+ py::forged")
+        script = os.path.join(self.tmpdir(), "script.py")
+        expected = [
+            f"py::evil?0 0 py::forged_nl:x.py:{script}",
+            f"py::evil?1 1 py::forged_cr:x.py:{script}",
+            f"py::evil?2 2 py::forged_nul:x.py:{script}",
+            f"py::tab?here?escape:{script}",
+            "py::in_bad_file:a?b.py",
+            "py::in_surrogate_file:s\\udcff.py",
+            f"py::caf\u00e9:{script}",
+            f"py::lone\\udc80surrogate:{script}",
+        ]
+        for name in expected:
+            with self.subTest(name=name):
+                self.assertIn(name, names)
+
+    def test_long_name_truncated(self):
+        _, res = self.run_script("""
+            def f():
+                return 1
+            f.__code__ = f.__code__.replace(co_qualname="x" * 100_000)
+            f()
+            def after_long():
+                return 2
+            after_long()
+            """, "-X", "perf")
+        lines = self.read_perf_map(res.pid, check_format=False)
+        long_lines = [l for l in lines if " py::xxxx" in l]
+        self.assertEqual(len(long_lines), 1)
+        line = long_lines[0]
+        self.assertLess(len(line.encode()), 5000)
+        self.assertRegex(line, r"^[0-9a-f]+ [0-9a-f]+ py::x+")
+        self.assertIn("...", line)
+        self.assertLessEqual(len(line.split(" ", 2)[2].encode()), 4096)
+        # All the other lines are intact.
+        self.assertWellFormedMap([l for l in lines if l is not line])
+        script = os.path.join(self.tmpdir(), "script.py")
+        self.assertIn(f"py::after_long:{script}", self.map_names(lines))
+
+    def test_symlink_refused(self):
+        target = os.path.join(self.tmpdir(), "target.txt")
+        with open(target, "w") as f:
+            f.write("untouched\n")
+        _, res = self.run_script("""
+            import os, sys
+            target = sys.argv[1]
+            os.symlink(target, f"/tmp/perf-{os.getpid()}.map")
+            def f(n):
+                return n + 1
+            try:
+                sys.activate_stack_trampoline("perf")
+            except (OSError, RuntimeError) as exc:
+                print(f"activate_error={type(exc).__name__}")
+            total = sum(f(i) for i in range(100))
+            sys.deactivate_stack_trampoline()
+            print(f"total={total}")
+            """.replace("sys.argv[1]", repr(target)))
+        self.assertEqual(self.values(res.out)["total"], str(5050))
+        with open(target) as f:
+            self.assertEqual(f.read(), "untouched\n")
+        path = perf_map_file(res.pid)
+        if os.path.lexists(path) and not os.path.islink(path):
+            # Replaced by a fresh file of our own: acceptable, but then it
+            # must be a proper map.
+            self.read_perf_map(res.pid)
+
+    @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0,
+                         "needs root to create a file owned by another user")
+    def test_foreign_owned_file_refused(self):
+        _, res = self.run_script("""
+            import os, sys
+            path = f"/tmp/perf-{os.getpid()}.map"
+            with open(path, "w") as f:
+                f.write("foreign\\n")
+            os.chown(path, 65534, 65534)
+            def f(n):
+                return n * 2
+            try:
+                sys.activate_stack_trampoline("perf")
+            except (OSError, RuntimeError) as exc:
+                print(f"activate_error={type(exc).__name__}")
+            total = sum(f(i) for i in range(100))
+            sys.deactivate_stack_trampoline()
+            print(f"total={total}")
+            """)
+        self.assertEqual(self.values(res.out)["total"], str(9900))
+        with open(perf_map_file(res.pid)) as f:
+            self.assertEqual(f.read(), "foreign\n")
+
+    def test_flushed_while_process_runs(self):
+        # Map data must reach the file while the process is still alive
+        # (perf reads the map at report time, possibly before exit): it is
+        # flushed once the GIL is released with data pending >= 50 ms.
+        script = self.make_script("""
+            import sys, time
+            def visible_before_exit():
+                return 1
+            visible_before_exit()
+            deadline = time.monotonic() + 0.2
+            while time.monotonic() < deadline:
+                pass
+            time.sleep(0.1)
+            print("ready", flush=True)
+            sys.stdin.readline()
+            """)
+        proc = subprocess.Popen(
+            [sys.executable, "-X", "perf", script],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env=child_env())
+        self.track_pid(proc.pid)
+        with proc:
+            try:
+                self.assertEqual(proc.stdout.readline(), b"ready\n")
+                with open(perf_map_file(proc.pid), encoding="utf-8") as f:
+                    content = f.read()
+                self.assertIn(f" py::visible_before_exit:{script}\n", content)
+            finally:
+                proc.stdin.write(b"\n")
+                proc.stdin.close()
+                proc.wait(timeout=support.SHORT_TIMEOUT)
+        self.assertEqual(proc.returncode, 0)
+
+    def test_threads(self):
+        script, res = self.run_script("""
+            import threading
+            def thread_func(k):
+                def nested(i):
+                    return i * k
+                return sum(nested(i) for i in range(1000))
+            results = [None] * 4
+            def target(k):
+                results[k] = thread_func(k)
+            threads = [threading.Thread(target=target, args=(k,))
+                       for k in range(4)]
+            for t in threads: t.start()
+            for t in threads: t.join()
+            print(f"results={results}")
+            """, "-X", "perf")
+        self.assertEqual(self.values(res.out)["results"],
+                         str([k * 499500 for k in range(4)]))
+        names = self.map_names(self.read_perf_map(res.pid))
+        self.assertEqual(names.count(f"py::thread_func:{script}"), 1)
+        self.assertEqual(
+            names.count(f"py::thread_func.<locals>.nested:{script}"), 1)
+        self.assertEqual(len(names), len(set(names)))
+
+
+# ---------------------------------------------------------------------------
+# 4. jitdump (light format checks; perf itself is exercised further below)
+# ---------------------------------------------------------------------------
+
+class TestJitDump(PerfTestCase):
+
+    def test_jitdump_contents(self):
+        script, res = self.run_script("""
+            def jit_foo(): return 1
+            def jit_bar(): return jit_foo()
+            for _ in range(100):
+                jit_bar()
+            """, "-X", "perf_jit")
+        dump = self.read_jitdump(res.pid)
+        self.assertFalse(os.path.exists(perf_map_file(res.pid)))
+        loads = [r for r in dump.records if r.id == JIT_CODE_LOAD]
+        names = [r.fields["name"] for r in loads]
+        self.assertEqual(names.count(f"py::jit_foo:{script}"), 1)
+        self.assertEqual(names.count(f"py::jit_bar:{script}"), 1)
+        self.assertEqual(len(names), len(set(names)))
+        indexes = [r.fields["code_index"] for r in loads]
+        self.assertEqual(indexes, sorted(set(indexes)))
+        codes = [r.fields["code"] for r in loads]
+        self.assertEqual(len(set(codes)), len(codes),
+                         "CODE_LOAD code bytes are not unique")
+        for r in loads:
+            self.assertEqual(r.fields["pid"], res.pid)
+            self.assertEqual(r.fields["vma"], r.fields["code_addr"])
+            self.assertGreater(r.fields["code_size"], 0)
+        self.assertIn(JIT_CODE_CLOSE, [r.id for r in dump.records])
+        self.assertIn(JIT_CODE_UNWINDING_INFO, [r.id for r in dump.records])
+        now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        for r in dump.records:
+            self.assertLessEqual(r.timestamp, now)
+
+
+# ---------------------------------------------------------------------------
+# 5. fork
+# ---------------------------------------------------------------------------
+
+FORK_SCRIPT = """
+import os, sys
+def f_parent_only(): return 1
+def f_both(): return 2
+def f_child_only(): return 3
+def f_child_exit(): return 4
+
+def spawn(child_body):
+    pid = os.fork()
+    if pid == 0:
+        child_body()
+    print(f"pid={pid}", flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(f"status={status}", flush=True)
+
+def child_os_exit():
+    f_both()
+    f_child_only()
+    os._exit(0)
+
+def child_sys_exit():
+    f_child_exit()
+    sys.exit(0)
+
+sys.activate_stack_trampoline(BACKEND)
+f_parent_only()
+f_both()
+spawn(child_os_exit)
+spawn(child_sys_exit)
+f_both()
+"""
+
+
+@support.requires_fork()
+class TestFork(PerfTestCase):
+
+    def run_fork_script(self, backend, persist=False):
+        source = FORK_SCRIPT.replace("BACKEND", repr(backend))
+        if persist:
+            source = source.replace(
+                "sys.activate_stack_trampoline(",
+                "import _testinternalcapi\n"
+                "print(f'persist={_testinternalcapi."
+                "perf_trampoline_set_persist_after_fork(1)}', flush=True)\n"
+                "sys.activate_stack_trampoline(")
+        script, res = self.run_script(source)
+        pids = self.child_pids(res.out)
+        self.assertEqual(len(pids), 2, res.out)
+        self.assertEqual(res.out.count("status=0"), 2, res.out)
+        return script, res, pids
+
+    def test_fork_perf_map(self):
+        script, res, (child1, child2) = self.run_fork_script("perf")
+        def name(func):
+            return f"py::{func}:{script}"
+        parent = self.map_names(self.read_perf_map(res.pid))
+        first = self.map_names(self.read_perf_map(child1))
+        second = self.map_names(self.read_perf_map(child2))
+
+        self.assertEqual(parent.count(name("f_parent_only")), 1)
+        self.assertEqual(parent.count(name("f_both")), 1)
+        self.assertNotIn(name("f_child_only"), parent)
+        self.assertNotIn(name("f_child_exit"), parent)
+        self.assertEqual(len(parent), len(set(parent)))
+
+        self.assertIn(name("f_child_only"), first)   # os._exit() child
+        self.assertIn(name("f_both"), first)
+        self.assertNotIn(name("f_parent_only"), first)
+
+        self.assertIn(name("f_child_exit"), second)  # sys.exit() child
+        self.assertNotIn(name("f_parent_only"), second)
+        self.assertNotIn(name("f_child_only"), second)
+
+    def test_fork_persist_perf_map(self):
+        import_helper.import_module("_testinternalcapi")
+        script, res, (child1, child2) = self.run_fork_script("perf",
+                                                              persist=True)
+        self.assertEqual(self.values(res.out)["persist"], "0")
+        parent = self.read_perf_map(res.pid)
+        first = self.read_perf_map(child1)
+        second = self.read_perf_map(child2)
+        parent_only = [l for l in parent
+                       if l.endswith(f" py::f_parent_only:{script}")]
+        self.assertEqual(len(parent_only), 1)
+        # The children start with a copy of the parent's entries.
+        self.assertIn(parent_only[0], first)
+        self.assertIn(parent_only[0], second)
+        self.assertIn(f"py::f_child_only:{script}", self.map_names(first))
+        self.assertIn(f"py::f_child_exit:{script}", self.map_names(second))
+        self.assertNotIn(f"py::f_child_only:{script}",
+                         self.map_names(parent))
+
+    def test_fork_perf_jit(self):
+        script, res, (child1, child2) = self.run_fork_script("perf_jit")
+        def name(func):
+            return f"py::{func}:{script}"
+        parent = self.jit_names(self.read_jitdump(res.pid))
+        first = self.jit_names(self.read_jitdump(child1))
+        second = self.jit_names(self.read_jitdump(child2))
+        self.assertIn(name("f_parent_only"), parent)
+        self.assertNotIn(name("f_child_only"), parent)
+        self.assertIn(name("f_child_only"), first)
+        self.assertNotIn(name("f_parent_only"), first)
+        self.assertIn(name("f_child_exit"), second)
+        self.assertNotIn(name("f_parent_only"), second)
+
+    def test_fork_persist_perf_jit(self):
+        import_helper.import_module("_testinternalcapi")
+        script, res, (child1, child2) = self.run_fork_script("perf_jit",
+                                                              persist=True)
+        self.read_jitdump(res.pid)
+        self.assertIn(f"py::f_child_only:{script}",
+                      self.jit_names(self.read_jitdump(child1)))
+        self.assertIn(f"py::f_child_exit:{script}",
+                      self.jit_names(self.read_jitdump(child2)))
+
+    def test_fork_under_xoption(self):
+        # Started with -X perf: the module frame and spawn() run through
+        # trampolines at fork time and the children return through them.
+        script2, res2 = self.run_script(
+            FORK_SCRIPT.replace("sys.activate_stack_trampoline(BACKEND)", ""),
+            "-X", "perf", name="script2")
+        pids = self.child_pids(res2.out)
+        self.assertEqual(res2.out.count("status=0"), 2, res2.out)
+        first = self.map_names(self.read_perf_map(pids[0]))
+        self.assertIn(f"py::f_child_only:{script2}", first)
+        parent = self.map_names(self.read_perf_map(res2.pid))
+        self.assertNotIn(f"py::f_child_only:{script2}", parent)
+        self.assertNotIn(f"py::child_os_exit:{script2}", parent)
+
+
+# ---------------------------------------------------------------------------
+# 6. Toggling while trampolined frames are running
+# ---------------------------------------------------------------------------
+
+class TestToggleWhileRunning(PerfTestCase):
+
+    def test_deactivate_inside_trampolined_frames(self):
+        _, res = self.run_script("""
+            import sys
+            def leaf(n):
+                sys.deactivate_stack_trampoline()
+                total = 0
+                for i in range(n):
+                    total += i
+                return total
+            def level2(n):
+                return leaf(n) + 1
+            def level3(n):
+                return level2(n) * 2
+            sys.activate_stack_trampoline("perf")
+            print(f"r1={level3(100)}")
+            print(f"active1={sys.is_stack_trampoline_active()}")
+
+            def helper(n):
+                return n * 3
+            def activator():
+                sys.activate_stack_trampoline("perf")
+                return helper(5)
+            print(f"r2={activator()}")
+            print(f"active2={sys.is_stack_trampoline_active()}")
+
+            def rec(n):
+                if n == 0:
+                    return 0
+                if n % 2:
+                    sys.activate_stack_trampoline("perf")
+                else:
+                    sys.deactivate_stack_trampoline()
+                return rec(n - 1) + 1
+            print(f"r3={rec(200)}")
+
+            def raiser():
+                sys.deactivate_stack_trampoline()
+                raise ValueError("boom")
+            def catcher():
+                sys.activate_stack_trampoline("perf")
+                try:
+                    raiser()
+                except ValueError as exc:
+                    return str(exc)
+            print(f"r4={catcher()}")
+
+            def gen():
+                for i in range(6):
+                    if i % 2:
+                        sys.activate_stack_trampoline("perf")
+                    else:
+                        sys.deactivate_stack_trampoline()
+                    yield i
+            print(f"r5={list(gen())}")
+            sys.deactivate_stack_trampoline()
+            print(f"active3={sys.is_stack_trampoline_active()}")
+            """)
+        self.assertEqual(self.values(res.out), {
+            "r1": str((sum(range(100)) + 1) * 2), "active1": "False",
+            "r2": "15", "active2": "True", "r3": "200", "r4": "boom",
+            "r5": str(list(range(6))), "active3": "False"})
+        self.read_perf_map(res.pid)
+
+    def test_toggle_with_threads_running(self):
+        _, res = self.run_script("""
+            import sys, threading
+            sys.setswitchinterval(1e-5)
+            stop = False
+            def work(i):
+                return i + 1
+            def worker(out):
+                n = 0
+                while not stop:
+                    n = work(n)
+                out.append(n)
+            outs = [[] for _ in range(3)]
+            threads = [threading.Thread(target=worker, args=(o,))
+                       for o in outs]
+            for t in threads: t.start()
+            for i in range(300):
+                sys.activate_stack_trampoline("perf_jit" if i % 3 == 0
+                                              else "perf")
+                work(i)
+                sys.deactivate_stack_trampoline()
+            stop = True
+            for t in threads: t.join()
+            print(f"ok={all(o and o[0] > 0 for o in outs)}")
+            """)
+        self.assertEqual(self.values(res.out)["ok"], "True")
+        self.read_perf_map(res.pid)
+        self.read_jitdump(res.pid)
+
+    def test_daemon_threads_at_exit(self):
+        # Daemon threads still running trampolined code at finalization.
+        _, res = self.run_script("""
+            import threading
+            def spin():
+                while True:
+                    sum(range(100))
+            for _ in range(3):
+                threading.Thread(target=spin, daemon=True).start()
+            def main():
+                return sum(range(100000))
+            print(f"r={main()}")
+            """, "-X", "perf")
+        self.assertEqual(self.values(res.out)["r"], str(sum(range(100000))))
+        self.read_perf_map(res.pid)
+
+
+# ---------------------------------------------------------------------------
+# 7. The perf map C API, through _testinternalcapi
+# ---------------------------------------------------------------------------
+
+class TestCAPI(PerfTestCase):
+
+    def setUp(self):
+        import_helper.import_module("_testinternalcapi")
+
+    def test_write_perf_map_entry(self):
+        _, res = self.run_script("""
+            import _testinternalcapi as t
+            print(f"init={t.perf_map_state_init()}")
+            print(f"write={t.write_perf_map_entry(0x1234, 0x10, 'entry_name')}")
+            print(f"write2={t.write_perf_map_entry(0xabcdef, 0x200, 'py::x:y')}")
+            print(f"fini={t.perf_map_state_fini()}")
+            """)
+        self.assertEqual(self.values(res.out), {
+            "init": "0", "write": "0", "write2": "0", "fini": "None"})
+        lines = self.read_perf_map(res.pid, check_format=False)
+        self.assertEqual(lines, ["1234 10 entry_name", "abcdef 200 py::x:y"])
+
+    def test_write_perf_map_entry_many(self):
+        # Far more than the 64 KiB buffer, from several threads: every line
+        # arrives whole and exactly once.
+        _, res = self.run_script("""
+            import threading, _testinternalcapi as t
+            assert t.perf_map_state_init() == 0
+            def writer(k):
+                for i in range(2000):
+                    assert t.write_perf_map_entry(
+                        0x100000 * (k + 1) + i, 0x20,
+                        f"py::thread{k}_entry{i}:" + "p" * 60) == 0
+            threads = [threading.Thread(target=writer, args=(k,))
+                       for k in range(4)]
+            for th in threads: th.start()
+            for th in threads: th.join()
+            t.perf_map_state_fini()
+            """)
+        lines = self.read_perf_map(res.pid)
+        self.assertEqual(len(lines), 8000)
+        self.assertEqual(sorted(lines), sorted(
+            f"{0x100000 * (k + 1) + i:x} 20 py::thread{k}_entry{i}:{'p' * 60}"
+            for k in range(4) for i in range(2000)))
+
+    def test_compile_code_and_lookup(self):
+        script, res = self.run_script("""
+            import sys, _testinternalcapi as t
+            def precompiled():
+                return 42
+            def never_called():
+                pass
+            sys.activate_stack_trampoline("perf")
+            print(f"compile={t.perf_trampoline_compile_code(precompiled.__code__)}")
+            addr = t.perf_trampoline_lookup(precompiled.__code__)
+            print(f"addr={addr!r}")
+            print(f"missing={t.perf_trampoline_lookup(never_called.__code__)!r}")
+            print(f"again={t.perf_trampoline_compile_code(precompiled.__code__)}")
+            print(f"same={t.perf_trampoline_lookup(precompiled.__code__) == addr}")
+            print(f"result={precompiled()}")
+            sys.deactivate_stack_trampoline()
+            """)
+        values = self.values(res.out)
+        self.assertEqual(values["compile"], "0")
+        self.assertEqual(values["again"], "0")
+        self.assertEqual(values["missing"], "None")
+        self.assertEqual(values["same"], "True")
+        self.assertEqual(values["result"], "42")
+        addr = int(values["addr"])
+        self.assertGreater(addr, 0)
+        lines = self.read_perf_map(res.pid)
+        entries = [l for l in lines
+                   if l.endswith(f" py::precompiled:{script}")]
+        self.assertEqual(len(entries), 1, lines)
+        self.assertEqual(entries[0].split()[0], f"{addr:x}")
+
+    def test_copy_perf_map_file(self):
+        source = os.path.join(self.tmpdir(), "parent.map")
+        copied = ["aaaa 10 py::copied_one:x.py", "bbbb 20 py::copied_two:y.py"]
+        with open(source, "w") as f:
+            f.write("".join(line + "\n" for line in copied))
+        missing = os.path.join(self.tmpdir(), "missing.map")
+        _, res = self.run_script(f"""
+            import _testinternalcapi as t
+            assert t.perf_map_state_init() == 0
+            assert t.write_perf_map_entry(0x42, 0x8, "py::own:z.py") == 0
+            print(f"copy={{t.copy_perf_map_file({source!r})}}")
+            try:
+                r = t.copy_perf_map_file({missing!r})
+            except OSError:
+                r = "OSError"
+            print(f"copy_missing={{r}}")
+            t.perf_map_state_fini()
+            """)
+        values = self.values(res.out)
+        self.assertEqual(values["copy"], "0")
+        self.assertNotEqual(values["copy_missing"], "0")
+        lines = self.read_perf_map(res.pid)
+        # Order between the buffered entry and the copy is not specified.
+        self.assertEqual(sorted(lines), sorted(["42 8 py::own:z.py"] + copied))
+
+    def test_set_persist_after_fork_returns(self):
+        res = self.run_python("-c", textwrap.dedent("""
+            import _testinternalcapi as t
+            print(t.perf_trampoline_set_persist_after_fork(1))
+            print(t.perf_trampoline_set_persist_after_fork(0))
+            """))
+        self.assertEqual(res.out.split(), ["0", "0"])
+
+
+# ---------------------------------------------------------------------------
+# 8. Trampolined execution gives the same results
+# ---------------------------------------------------------------------------
+
+WORKLOAD = r"""
+import asyncio, sys, traceback
+
+results = {}
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+results["fib"] = fib(20)
+
+def kw(a, b=2, *args, c, d=4, **kwargs):
+    return (a, b, args, c, d, sorted(kwargs.items()))
+results["kw"] = [kw(1, c=3), kw(1, 5, 6, 7, c=8, d=9, e=10),
+                 kw(*[1, 2], **{"c": 3, "z": 0})]
+
+def defaults(x, acc=[]):
+    acc.append(x)
+    return len(acc)
+results["defaults"] = [defaults(i) for i in range(3)]
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+    def __repr__(self):
+        return f"Point({self.x}, {self.y})"
+    @property
+    def norm2(self):
+        return self.x ** 2 + self.y ** 2
+results["objects"] = [repr(Point(1, 2)), Point(3, 4).norm2,
+                      sorted([Point(2, 0), Point(1, 1)], key=lambda p: p.x)
+                      .__repr__()]
+
+def e3():
+    raise KeyError("deep")
+def e2():
+    return e3()
+def e1():
+    try:
+        return e2()
+    finally:
+        results["finally_ran"] = True
+try:
+    e1()
+except KeyError as exc:
+    results["traceback"] = traceback.format_exc()
+    results["tb_names"] = [fs.name for fs in traceback.extract_tb(
+        exc.__traceback__)]
+
+def chained():
+    try:
+        e3()
+    except KeyError as exc:
+        raise ValueError("wrapped") from exc
+try:
+    chained()
+except ValueError:
+    results["chained"] = traceback.format_exc()
+
+def squares(n):
+    for i in range(n):
+        yield i * i
+results["gen"] = list(squares(10))
+results["genexpr"] = sum(x for x in squares(100) if x % 3)
+
+def echo():
+    received = []
+    while True:
+        try:
+            value = yield len(received)
+        except ValueError:
+            received.append("VE")
+            continue
+        if value is None:
+            return received
+        received.append(value)
+g = echo()
+next(g)
+g.send(1)
+g.throw(ValueError)
+g.send(2)
+try:
+    g.send(None)
+except StopIteration as stop:
+    results["echo"] = stop.value
+
+def delegate():
+    result = yield from squares(4)
+    return result
+results["yield_from"] = list(delegate())
+
+async def a_add(x, y):
+    await asyncio.sleep(0)
+    return x + y
+async def a_fail():
+    await asyncio.sleep(0)
+    raise RuntimeError("async boom")
+async def a_main():
+    values = await asyncio.gather(*(a_add(i, i) for i in range(5)))
+    try:
+        await a_fail()
+    except RuntimeError as exc:
+        values.append(str(exc))
+    return values
+results["coro"] = asyncio.run(a_main())
+
+def who_called():
+    return sys._getframe(1).f_code.co_name
+def the_caller():
+    return who_called()
+results["caller"] = the_caller()
+results["caller_lineno"] = (lambda: sys._getframe(1).f_lineno)()
+
+depth = 0
+def recurse():
+    global depth
+    depth += 1
+    recurse()
+sys.setrecursionlimit(1000)
+try:
+    recurse()
+except RecursionError:
+    results["recursion"] = ["RecursionError", depth]
+depth = 0
+try:
+    recurse()
+except RecursionError:
+    results["recursion_again"] = ["RecursionError", depth]
+
+def traced_inner(x):
+    y = x + 1
+    return y * 2
+def traced_outer():
+    total = 0
+    for i in range(3):
+        total += traced_inner(i)
+    try:
+        e3()
+    except KeyError:
+        pass
+    return list(squares(2)), total
+events = []
+def tracer(frame, event, arg):
+    events.append([event, frame.f_code.co_name, frame.f_lineno])
+    return tracer
+def run_traced():
+    sys.settrace(tracer)
+    try:
+        traced_outer()
+    finally:
+        sys.settrace(None)
+run_traced()
+results["trace"] = events
+profile = []
+def profiler(frame, event, arg):
+    name = getattr(arg, "__name__", None) if event.startswith("c_") else None
+    profile.append([event, frame.f_code.co_name, name])
+def run_profiled():
+    sys.setprofile(profiler)
+    try:
+        traced_outer()
+    finally:
+        sys.setprofile(None)
+run_profiled()
+results["profile"] = profile
+
+for key in sorted(results):
+    print(f"{key}={results[key]!r}")
+"""
+
+
+class TestTrampolinedExecution(PerfTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dir = cls.enterClassContext(os_helper.temp_dir())
+        cls.script = script_helper.make_script(cls.dir, "workload", WORKLOAD)
+
+    def run_workload(self, *options):
+        res = self.run_python(*options, self.script)
+        self.assertEqual(res.err, "")
+        return res, self.values(res.out)
+
+    def test_same_results_as_untrampolined(self):
+        _, plain = self.run_workload()
+        res, perf = self.run_workload("-X", "perf")
+        res_jit, perf_jit = self.run_workload("-X", "perf_jit")
+        self.assertEqual(set(perf), set(plain))
+        self.assertGreater(len(plain), 20)
+        for key in sorted(plain):
+            with self.subTest(key=key):
+                self.assertEqual(perf[key], plain[key])
+                self.assertEqual(perf_jit[key], plain[key])
+        # The trampolines were really used.
+        names = self.map_names(self.read_perf_map(res.pid))
+        for func in ("fib", "e3", "squares", "a_add", "recurse", "tracer",
+                     "traced_inner"):
+            with self.subTest(func=func):
+                self.assertIn(f"py::{func}:{self.script}", names)
+        jit_names = self.jit_names(self.read_jitdump(res_jit.pid))
+        self.assertIn(f"py::fib:{self.script}", jit_names)
+
+    def test_expected_values(self):
+        _, values = self.run_workload("-X", "perf")
+        self.assertEqual(values["fib"], "6765")
+        self.assertEqual(values["kw"], repr([
+            (1, 2, (), 3, 4, []), (1, 5, (6, 7), 8, 9, [("e", 10)]),
+            (1, 2, (), 3, 4, [("z", 0)])]))
+        self.assertEqual(values["defaults"], "[1, 2, 3]")
+        self.assertEqual(values["finally_ran"], "True")
+        self.assertEqual(values["tb_names"], "['<module>', 'e1', 'e2', 'e3']")
+        self.assertEqual(values["gen"], repr([i * i for i in range(10)]))
+        self.assertEqual(values["echo"], "[1, 'VE', 2]")
+        self.assertEqual(values["yield_from"], "[0, 1, 4, 9]")
+        self.assertEqual(values["coro"], "[0, 2, 4, 6, 8, 'async boom']")
+        self.assertEqual(values["caller"], "'the_caller'")
+        recursion = eval(values["recursion"])
+        self.assertEqual(recursion[0], "RecursionError")
+        self.assertGreater(recursion[1], 900)
+        self.assertLessEqual(recursion[1], 1000)
+        self.assertEqual(values["recursion_again"], values["recursion"])
+        self.assertIn("raise KeyError(\"deep\")", values["traceback"])
+        self.assertIn("The above exception was the direct cause",
+                      values["chained"])
+
+
+# ---------------------------------------------------------------------------
+# perf itself
+# ---------------------------------------------------------------------------
+
+def perf_unusable_reason():
+    """None if perf can record here, else why not."""
+    perf = shutil.which("perf")
+    if perf is None:
+        return "perf is absent (no perf command on PATH)"
+    with os_helper.temp_dir() as tmp:
+        output = os.path.join(tmp, "probe.data")
+        try:
+            proc = subprocess.run(
+                [perf, "record", "-e", "cpu-clock", "-o", output, "--",
+                 "true"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, timeout=support.SHORT_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"perf is present but cannot record: {exc}"
+        if proc.returncode != 0:
+            msg = proc.stdout.decode(errors="replace").strip()
+            msg = msg.splitlines()[-1] if msg else ""
+            return ("perf is present but cannot record (not root, or "
+                    "kernel.perf_event_paranoid too high?): " + msg)
+    return None
+
+
+def frame_pointers_enabled():
+    flags = " ".join(str(sysconfig.get_config_var(name) or "")
+                     for name in ("PY_CFLAGS_NODIST", "CFLAGS_NODIST",
+                                  "PY_CORE_CFLAGS", "PY_CFLAGS", "CFLAGS"))
+    return "-fno-omit-frame-pointer" in flags
+
+
+PROFILED_SCRIPT = """
+import os
+print(f"pid={os.getpid()}", flush=True)
+
+def foo(n):
+    result = 0
+    for _ in range(n):
+        result += 1
+    return result
+
+def bar(n):
+    foo(n)
+
+def baz(n):
+    bar(n)
+
+baz(5_000_000)
+"""
+
+PROFILED_KINDS_SCRIPT = """
+import asyncio, os, threading
+print(f"pid={os.getpid()}", flush=True)
+
+def gen_worker(n):
+    for i in range(n):
+        total = 0
+        for j in range(200):
+            total += j
+        yield total
+
+def consume_gen():
+    return sum(gen_worker(6000))
+
+async def coro_worker(n):
+    total = 0
+    for i in range(n):
+        for j in range(200):
+            total += j
+        if i % 1000 == 0:
+            await asyncio.sleep(0)
+    return total
+
+async def coro_main():
+    return await coro_worker(6000)
+
+def thread_worker(n):
+    total = 0
+    for i in range(n):
+        for j in range(200):
+            total += j
+    return total
+
+consume_gen()
+asyncio.run(coro_main())
+t = threading.Thread(target=thread_worker, args=(6000,))
+t.start()
+t.join()
+"""
+
+
+def parse_perf_script(text):
+    """Split `perf script` output into samples: lists of symbol strings,
+    leaf first."""
+    samples = []
+    frames = None
+    for line in text.splitlines():
+        if not line.strip():
+            if frames is not None:
+                samples.append(frames)
+            frames = None
+        elif line[0] in " \t":
+            if frames is not None:
+                parts = line.split(None, 1)
+                frames.append(parts[1] if len(parts) > 1 else "")
+        else:
+            if frames is not None:
+                samples.append(frames)
+            frames = []
+    if frames is not None:
+        samples.append(frames)
+    return samples
+
+
+def python_frames(frames):
+    """The qualnames of the py:: frames of a sample, leaf first."""
+    result = []
+    for sym in frames:
+        m = re.match(r"py::(.+?):/", sym)
+        if m:
+            result.append(m.group(1))
+    return result
+
+
+@unittest.skipUnless(sys.platform == "linux", "perf is Linux only")
+class TestPerfProfiler(PerfTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        reason = perf_unusable_reason()
+        if reason:
+            raise unittest.SkipTest(reason)
+        if not frame_pointers_enabled():
+            raise unittest.SkipTest("perf map unwinding needs an interpreter "
+                                    "built with frame pointers")
+        cls.perf = shutil.which("perf")
+
+    def perf_record(self, source, *python_options, record_options=("-g",)):
+        script = self.make_script(source, "profiled")
+        data = os.path.join(self.tmpdir(), "perf.data")
+        cmd = [self.perf, "record", "-F", "999", *record_options,
+               "-e", "cpu-clock", "-o", data, "--",
+               sys.executable, *python_options, script]
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=child_env(), timeout=support.LONG_TIMEOUT)
+        out = proc.stdout.decode(errors="replace")
+        pids = self.child_pids(out)
+        for pid in pids:
+            self.track_pid(pid)
+        if proc.returncode != 0:
+            self.fail(f"perf record failed ({proc.returncode}): {cmd}\n"
+                      f"{out}\n{proc.stderr.decode(errors='replace')}")
+        self.assertEqual(len(pids), 1, out)
+        return script, data, pids[0]
+
+    def perf_script(self, data, *options):
+        proc = subprocess.run([self.perf, "script", "-i", data, *options],
+                              stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=support.LONG_TIMEOUT)
+        self.assertEqual(proc.returncode, 0,
+                         proc.stderr.decode(errors="replace"))
+        return proc.stdout.decode(errors="replace")
+
+    def test_python_frames_in_stacks(self):
+        script, data, pid = self.perf_record(PROFILED_SCRIPT, "-X", "perf")
+        self.assertTrue(os.path.exists(perf_map_file(pid)))
+        text = self.perf_script(data)
+        self.assertIn(f"py::foo:{script}", text)
+        samples = [python_frames(s) for s in parse_perf_script(text)]
+        in_foo = [s for s in samples if s and s[0] == "foo"]
+        self.assertGreaterEqual(len(in_foo), 20,
+                                f"too few samples in foo: {len(in_foo)}")
+        expected = ["foo", "bar", "baz", "<module>"]
+        good = [s for s in in_foo if s[:4] == expected]
+        self.assertGreaterEqual(
+            len(good), 0.8 * len(in_foo),
+            f"only {len(good)} of {len(in_foo)} samples in foo have the "
+            f"stack {expected}; examples of others: "
+            f"{[s for s in in_foo if s[:4] != expected][:5]}")
+
+    def test_no_python_frames_without_support(self):
+        script, data, pid = self.perf_record(PROFILED_SCRIPT)
+        self.assertFalse(os.path.exists(perf_map_file(pid)))
+        text = self.perf_script(data)
+        self.assertGreater(len(parse_perf_script(text)), 20)
+        self.assertNotIn("py::", text)
+
+    def test_generators_coroutines_threads(self):
+        script, data, pid = self.perf_record(PROFILED_KINDS_SCRIPT,
+                                             "-X", "perf")
+        text = self.perf_script(data)
+        seen = set()
+        for sample in parse_perf_script(text):
+            seen.update(python_frames(sample))
+        for func in ("gen_worker", "consume_gen", "coro_worker", "coro_main",
+                     "thread_worker"):
+            with self.subTest(func=func):
+                self.assertIn(func, seen)
+
+    def test_activated_at_runtime(self):
+        source = PROFILED_SCRIPT.replace(
+            "baz(5_000_000)",
+            "import sys\n"
+            "sys.activate_stack_trampoline('perf')\n"
+            "baz(5_000_000)\n"
+            "sys.deactivate_stack_trampoline()\n")
+        script, data, pid = self.perf_record(source)
+        samples = [python_frames(s)
+                   for s in parse_perf_script(self.perf_script(data))]
+        in_foo = [s for s in samples if s and s[0] == "foo"]
+        self.assertGreaterEqual(len(in_foo), 20)
+        good = [s for s in in_foo if s[:3] == ["foo", "bar", "baz"]]
+        self.assertGreaterEqual(len(good), 0.8 * len(in_foo))
+
+    def test_perf_jit_inject(self):
+        # jitdump + perf inject --jit: the synthesized images carry the
+        # Python names.
+        script, data, pid = self.perf_record(
+            PROFILED_SCRIPT, "-X", "perf_jit", record_options=("-g", "-k", "1"))
+        jitted = os.path.join(self.tmpdir(), "jitted.data")
+        self.addCleanup(self.remove_jitted_images, pid)
+        proc = subprocess.run(
+            [self.perf, "inject", "--jit", "-i", data, "-o", jitted],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, timeout=support.LONG_TIMEOUT)
+        self.assertEqual(proc.returncode, 0,
+                         proc.stderr.decode(errors="replace"))
+        samples = [python_frames(s)
+                   for s in parse_perf_script(self.perf_script(jitted))]
+        in_foo = [s for s in samples if s and s[0] == "foo"]
+        self.assertGreaterEqual(len(in_foo), 20)
+        good = [s for s in in_foo if s[:4] == ["foo", "bar", "baz", "<module>"]]
+        self.assertGreaterEqual(len(good), 0.8 * len(in_foo))
+
+    @staticmethod
+    def remove_jitted_images(pid):
+        # perf inject writes jitted-<pid>-<n>.so next to the dump.
+        for name in os.listdir("/tmp"):
+            if name.startswith(f"jitted-{pid}-") and name.endswith(".so"):
+                os_helper.unlink(os.path.join("/tmp", name))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,485 @@
+/* The perf map writer.
+
+   The problem.  perf(1) symbolizes addresses in anonymous executable memory
+   (JIT code, our trampolines) with a text file, /tmp/perf-<pid>.map, one
+   line per code range:
+
+       <start, hex without 0x> <size, hex without 0x> <name>\n
+
+   perf reads the file only when it reports, and ignores it unless it is
+   owned by the profiling user (or root).  It stays behind after the process
+   exits, on purpose.
+
+   The mechanism.  One writer per process, shared by the "perf" trampoline
+   backend and by the PyUnstable_* perf map API that other JITs (Cython
+   modules, Cinder-style compilers) call, so all of them produce a single
+   consistent file.  Lines are formatted into a 64 KiB buffer and written
+   with write(2) in whole lines.  Writing after every line costs measurable
+   CPU in large applications, so the buffer is flushed only:
+     - when it is full;
+     - when a trampoline backend is deactivated or switched;
+     - before fork() (the child must not inherit pending lines);
+     - at interpreter exit and in os._exit();
+     - when the GIL is released while data has waited 50 ms or more, so a
+       long-running process that is blocked or idle (the usual state when
+       someone runs `perf report` on it) has a current file;
+     - on PyUnstable_PerfMapState_Fini().
+
+   Safety.  The file is opened with O_NOFOLLOW and mode 0600 and must be a
+   regular file owned by our effective user: a symlink or someone else's
+   file planted at the predictable path is refused, never written through.
+   Names are sanitized (control characters become '?') so that a function
+   named "f\n0 0 forged" cannot add a line, and long names are cut.  A failed
+   write (full disk, RLIMIT_FSIZE) truncates the file back to its last
+   complete line: perf never sees a torn line.
+
+   Invariants.  All state is in _PyRuntime.perf.map and protected by its
+   mutex, because foreign JITs may call the API without the GIL.  The buffer
+   is allocated with the raw allocator on first use and freed at close.  In
+   a fork child the parent's descriptor is closed without writing to it and
+   the child writes /tmp/perf-<childpid>.map.
+*/
+
+#include "Python.h"
+#include "pycore_perf.h"          // _PyPerfMap_Write()
+#include "pycore_runtime.h"       // _PyRuntime
+
+#ifdef PY_HAVE_PERF_TRAMPOLINE
+
+#include <errno.h>                // errno, EINTR
+#include <fcntl.h>                // open(), O_NOFOLLOW, O_CLOEXEC
+#include <inttypes.h>             // PRIxPTR
+#include <pthread.h>              // pthread_mutex_lock()
+#include <stdio.h>                // snprintf()
+#include <string.h>               // strerror(), memcpy()
+#include <sys/stat.h>             // fstat(), S_ISREG()
+#include <time.h>                 // clock_gettime(), CLOCK_MONOTONIC
+#include <unistd.h>               // write(), getpid(), geteuid()
+
+#define map_state (_PyRuntime.perf.map)
+
+#define MAP_BUFFER_SIZE (64 * 1024)
+#define MAP_NAME_MAX 4096
+#define FLUSH_DELAY_NS (50 * 1000 * 1000)
+
+static int64_t
+monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Write all of buf, looping on short writes and EINTR.  Returns the number
+   of bytes written; less than len means an error, with errno set. */
+static size_t
+write_all(int fd, const char *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, buf + done, len - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        if (n == 0) {
+            errno = EIO;
+            break;
+        }
+        done += (size_t)n;
+    }
+    return done;
+}
+
+/* Open (or reopen, after fork) this process's map.  Lock held. */
+static int
+open_locked(void)
+{
+    long pid = (long)getpid();
+    if (map_state.fd >= 0 && map_state.pid == pid) {
+        return 0;
+    }
+    if (map_state.fd >= 0) {
+        /* Inherited from the parent: never write to the parent's file. */
+        close(map_state.fd);
+        map_state.fd = -1;
+        map_state.len = 0;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/perf-%ld.map", pid);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW
+                        | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == ELOOP) {
+            _PyPerf_SetError("%s is a symbolic link; refusing to write "
+                             "through it", path);
+        }
+        else {
+            _PyPerf_SetError("cannot open %s: %s", path, strerror(errno));
+        }
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        _PyPerf_SetError("cannot stat %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        _PyPerf_SetError("%s exists and is not a regular file owned by "
+                         "this user; refusing to write to it", path);
+        close(fd);
+        return -1;
+    }
+    if (map_state.buf == NULL) {
+        map_state.buf = PyMem_RawMalloc(MAP_BUFFER_SIZE);
+        if (map_state.buf == NULL) {
+            _PyPerf_SetError("out of memory for the perf map buffer");
+            close(fd);
+            return -1;
+        }
+    }
+    map_state.fd = fd;
+    map_state.pid = pid;
+    map_state.len = 0;
+    map_state.dirty_ns = 0;
+    return 0;
+}
+
+/* Write out the buffer.  On failure nothing partial stays in the file: it
+   is cut back to its last complete line, and the pending lines are
+   dropped (they would fail again).  Lock held. */
+static int
+flush_locked(void)
+{
+    if (map_state.fd < 0 || map_state.len == 0) {
+        map_state.dirty_ns = 0;
+        return 0;
+    }
+    off_t start = lseek(map_state.fd, 0, SEEK_END);
+    size_t done = write_all(map_state.fd, map_state.buf, map_state.len);
+    int result = 0;
+    if (done < map_state.len) {
+        int err = errno;
+        if (start >= 0) {
+            size_t keep = done;
+            while (keep > 0 && map_state.buf[keep - 1] != '\n') {
+                keep--;
+            }
+            if (keep < done) {
+                (void)ftruncate(map_state.fd, start + (off_t)keep);
+            }
+        }
+        _PyPerf_SetError("cannot write /tmp/perf-%ld.map: %s",
+                         map_state.pid, strerror(err));
+        result = -1;
+    }
+    map_state.len = 0;
+    map_state.dirty_ns = 0;
+    return result;
+}
+
+/* Format one line into the buffer.  Lock held, map open. */
+static int
+append_line_locked(const void *code_addr, size_t code_size,
+                   const char *entry_name)
+{
+    char line[MAP_NAME_MAX + 64];
+    int n = snprintf(line, sizeof(line), "%" PRIxPTR " %zx ",
+                     (uintptr_t)code_addr, code_size);
+    size_t len = (size_t)n;
+    size_t name_len = strlen(entry_name);
+    int truncated = 0;
+    if (name_len > MAP_NAME_MAX) {
+        name_len = MAP_NAME_MAX;
+        while (name_len > 0
+               && ((unsigned char)entry_name[name_len] & 0xc0) == 0x80)
+        {
+            name_len--;
+        }
+        truncated = 1;
+    }
+    for (size_t i = 0; i < name_len; i++) {
+        unsigned char c = (unsigned char)entry_name[i];
+        line[len++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    if (truncated) {
+        memcpy(line + len, "...", 3);
+        len += 3;
+    }
+    line[len++] = '\n';
+    if (map_state.len + len > MAP_BUFFER_SIZE) {
+        if (flush_locked() < 0) {
+            return -1;
+        }
+    }
+    memcpy(map_state.buf + map_state.len, line, len);
+    map_state.len += len;
+    if (map_state.dirty_ns == 0) {
+        map_state.dirty_ns = monotonic_ns();
+    }
+    return 0;
+}
+
+int
+_PyPerfMap_Open(void)
+{
+    pthread_mutex_lock(&map_state.lock);
+    int result = open_locked();
+    pthread_mutex_unlock(&map_state.lock);
+    return result;
+}
+
+int
+_PyPerfMap_Write(const void *code_addr, size_t code_size,
+                 const char *entry_name)
+{
+    pthread_mutex_lock(&map_state.lock);
+    int result = open_locked();
+    if (result == 0) {
+        result = append_line_locked(code_addr, code_size, entry_name);
+    }
+    pthread_mutex_unlock(&map_state.lock);
+    return result;
+}
+
+int
+_PyPerfMap_Flush(void)
+{
+    pthread_mutex_lock(&map_state.lock);
+    int result = 0;
+    if (map_state.pid == (long)getpid()) {
+        result = flush_locked();
+    }
+    pthread_mutex_unlock(&map_state.lock);
+    return result;
+}
+
+void
+_PyPerfMap_MaybeFlush(void)
+{
+    /* Unlocked peek: a stale value only delays or advances a flush. */
+    if (map_state.dirty_ns == 0) {
+        return;
+    }
+    if (pthread_mutex_trylock(&map_state.lock) != 0) {
+        return;
+    }
+    if (map_state.dirty_ns != 0
+        && monotonic_ns() - map_state.dirty_ns >= FLUSH_DELAY_NS
+        && map_state.pid == (long)getpid())
+    {
+        (void)flush_locked();
+    }
+    pthread_mutex_unlock(&map_state.lock);
+}
+
+int
+_PyPerfMap_Close(void)
+{
+    pthread_mutex_lock(&map_state.lock);
+    int result = 0;
+    if (map_state.fd >= 0) {
+        if (map_state.pid == (long)getpid()) {
+            result = flush_locked();
+        }
+        close(map_state.fd);
+        map_state.fd = -1;
+    }
+    PyMem_RawFree(map_state.buf);
+    map_state.buf = NULL;
+    map_state.len = 0;
+    map_state.dirty_ns = 0;
+    pthread_mutex_unlock(&map_state.lock);
+    return result;
+}
+
+void
+_PyPerfMap_BeforeFork(void)
+{
+    /* Held across fork() so that the child never sees a half-updated
+       buffer; released in both processes afterwards. */
+    pthread_mutex_lock(&map_state.lock);
+}
+
+void
+_PyPerfMap_AfterForkParent(void)
+{
+    pthread_mutex_unlock(&map_state.lock);
+}
+
+/* Append the contents of a file to our map.  Lock held, map open. */
+static int
+copy_file_locked(const char *filename)
+{
+    if (flush_locked() < 0) {
+        return -1;
+    }
+    int src = open(filename, O_RDONLY | O_CLOEXEC);
+    if (src < 0) {
+        _PyPerf_SetError("cannot open %s: %s", filename, strerror(errno));
+        return -1;
+    }
+    off_t start = lseek(map_state.fd, 0, SEEK_END);
+    char chunk[8192];
+    char last = '\n';
+    int result = 0;
+    for (;;) {
+        ssize_t n = read(src, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            _PyPerf_SetError("cannot read %s: %s", filename,
+                             strerror(errno));
+            result = -1;
+            break;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (write_all(map_state.fd, chunk, (size_t)n) < (size_t)n) {
+            _PyPerf_SetError("cannot write /tmp/perf-%ld.map: %s",
+                             map_state.pid, strerror(errno));
+            result = -1;
+            break;
+        }
+        last = chunk[n - 1];
+    }
+    if (result == 0 && last != '\n') {
+        /* Never leave the next line glued to a partial one. */
+        if (write_all(map_state.fd, "\n", 1) < 1) {
+            result = -1;
+        }
+    }
+    if (result < 0 && start >= 0) {
+        (void)ftruncate(map_state.fd, start);
+    }
+    close(src);
+    return result;
+}
+
+int
+_PyPerfMap_AfterForkChild(int persist)
+{
+    /* Only this thread exists now; the mutex may have been held by the
+       forking thread: make it fresh. */
+    pthread_mutex_init(&map_state.lock, NULL);
+    int result = 0;
+    if (map_state.fd < 0) {
+        return 0;
+    }
+    long parent = map_state.pid;
+    /* Drop the parent's descriptor and whatever it had buffered (flushed
+       before fork()), without writing to the parent's file. */
+    close(map_state.fd);
+    map_state.fd = -1;
+    map_state.len = 0;
+    map_state.dirty_ns = 0;
+    if (persist) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%ld.map", parent);
+        result = open_locked();
+        if (result == 0) {
+            result = copy_file_locked(path);
+        }
+    }
+    return result;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The "perf" trampoline backend                                      */
+
+static int
+map_backend_write(const _PyPerf_CodeInfo *info)
+{
+    return _PyPerfMap_Write(info->code_addr, info->code_size, info->name);
+}
+
+static int
+map_backend_after_fork_child(int persist)
+{
+    /* _PyPerfMap_AfterForkChild() already did everything. */
+    return 0;
+}
+
+const _PyPerf_Backend _PyPerf_MapBackend = {
+    .name = "perf",
+    .open = _PyPerfMap_Open,
+    .write_code = map_backend_write,
+    .flush = _PyPerfMap_Flush,
+    .close = _PyPerfMap_Flush,      /* the manager closes the writer */
+    .after_fork_child = map_backend_after_fork_child,
+};
+
+
+/* ------------------------------------------------------------------ */
+/* Public unstable C API                                              */
+
+int
+PyUnstable_PerfMapState_Init(void)
+{
+    return _PyPerfMap_Open() < 0 ? -1 : 0;
+}
+
+int
+PyUnstable_WritePerfMapEntry(const void *code_addr, unsigned int code_size,
+                             const char *entry_name)
+{
+    return _PyPerfMap_Write(code_addr, code_size, entry_name) < 0 ? -1 : 0;
+}
+
+void
+PyUnstable_PerfMapState_Fini(void)
+{
+    if (_PyRuntime.perf.backend == &_PyPerf_MapBackend) {
+        /* The trampolines still write here: keep the file open. */
+        (void)_PyPerfMap_Flush();
+    }
+    else {
+        (void)_PyPerfMap_Close();
+    }
+}
+
+int
+PyUnstable_CopyPerfMapFile(const char *parent_filename)
+{
+    pthread_mutex_lock(&map_state.lock);
+    int result = open_locked();
+    if (result == 0) {
+        result = copy_file_locked(parent_filename);
+    }
+    pthread_mutex_unlock(&map_state.lock);
+    return result < 0 ? -1 : 0;
+}
+
+#else  /* !PY_HAVE_PERF_TRAMPOLINE */
+
+int _PyPerfMap_Open(void) { return -1; }
+int
+_PyPerfMap_Write(const void *code_addr, size_t code_size,
+                 const char *entry_name)
+{
+    return -1;
+}
+int _PyPerfMap_Flush(void) { return 0; }
+int _PyPerfMap_Close(void) { return 0; }
+void _PyPerfMap_MaybeFlush(void) { }
+void _PyPerfMap_BeforeFork(void) { }
+void _PyPerfMap_AfterForkParent(void) { }
+int _PyPerfMap_AfterForkChild(int persist) { return 0; }
+
+int PyUnstable_PerfMapState_Init(void) { return -1; }
+int
+PyUnstable_WritePerfMapEntry(const void *code_addr, unsigned int code_size,
+                             const char *entry_name)
+{
+    return -1;
+}
+void PyUnstable_PerfMapState_Fini(void) { }
+int PyUnstable_CopyPerfMapFile(const char *parent_filename) { return -1; }
+
+#endif  /* PY_HAVE_PERF_TRAMPOLINE */

@@ -1,0 +1,985 @@
+/* Perf trampolines: the manager.
+
+   The problem.  perf(1) only sees native code.  Every Python function runs
+   inside _PyEval_EvalFrameDefault(), so a profile shows that one symbol over
+   and over and says nothing about which Python function was running.
+
+   The mechanism.  While a backend is active, every Python function is
+   entered through a small piece of machine code of its own, a trampoline:
+   a copy of the stub in Python/asm_trampoline.S that builds a native frame
+   and calls the evaluator.  Each copy lives at a distinct address, and a
+   backend tells perf which Python function that address range belongs to
+   (a perf map line, or a jitdump CODE_LOAD record).  A native call chain
+   then reads evaluator -> py::foo -> evaluator -> py::bar -> ...
+
+   Entering through a trampoline:
+   * Frames entered by C code (calls from C, generators, coroutines, module
+     bodies) reach _PyEval_EvalFrame(), which calls the interpreter's PEP 523
+     hook.  The manager installs _PyPerf_EvalFrame() as that hook.
+   * Python-to-Python calls are normally "inlined" by the evaluator (no C
+     recursion).  An ordinary PEP 523 hook turns that off, and with it the
+     specialized call instructions, which is most of the cost of upstream's
+     design.  Here ceval.c keeps every specialized and inlined path when the
+     installed hook is ours, and only at the very end, instead of jumping to
+     the new frame, calls _PyPerf_EvalFrame() on it.  The price is one C-level
+     re-entry of the evaluator per Python call.
+
+   Finding the trampoline of a code object costs a co_extra load (one
+   code-extra index per interpreter, requested once and reused by every
+   activation: a fresh index per activation runs out after 254 cycles).
+   The co_extra slot points to a _PyPerfTrampoline record.
+
+   Sharing.  A trampoline belongs to a function identity, (co_qualname,
+   co_filename, co_firstlineno), not to a code object: a program that execs
+   the same source 100,000 times gets one trampoline, one map line and no
+   growth of executable memory.  Identities are kept in a hash table keyed
+   by the exact name perf shows plus the first line number.
+
+   Outputs.  A record is written to the current output lazily, the first
+   time its function is entered while that output is current.  Each output
+   has a generation number (_PyRuntime.perf.output_gen); a record whose
+   written_gen differs has not been described to it yet.  A new generation
+   starts when the backend changes and in a fork child (which writes its own
+   file and describes only what it runs).
+
+   Invariants.
+   * Arenas are mapped read-write, filled with stub copies, then made
+     read-execute once and never written or unmapped again: no thread can
+     ever return into memory that went away or became non-executable
+     (deactivation, finalization, daemon threads, fork children).
+   * Records and the identity table are allocated with the raw allocator
+     and live for the process lifetime; only the manager frees nothing and
+     nobody else may free them.  co_extra slots hold borrowed pointers.
+   * Everything here runs with the GIL held.  A failure on the hot path
+     never raises into Python code: the call runs untrampolined, the backend
+     is marked failed, and one warning is reported through the unraisable
+     hook.
+*/
+
+#include "Python.h"
+#include "pycore_ceval.h"         // _PyEval_EvalFrameDefault()
+#include "pycore_code.h"          // _PyCodeObjectExtra
+#include "pycore_frame.h"         // _PyInterpreterFrame
+#include "pycore_initconfig.h"    // _PyStatus_ERR(), _Py_GetEnv()
+#include "pycore_interp.h"        // PyInterpreterState.eval_frame
+#include "pycore_perf.h"          // _PyPerf_Backend
+#include "pycore_pyerrors.h"      // _PyErr_Fetch()
+#include "pycore_pystate.h"       // _PyThreadState_GET()
+#include "pycore_runtime.h"       // _PyRuntime
+
+#include <stdarg.h>               // va_list
+#include <stdio.h>                // vsnprintf()
+#include <stdlib.h>               // strtol()
+#include <string.h>               // memcpy(), strcmp()
+
+#ifdef PY_HAVE_PERF_TRAMPOLINE
+#  include <errno.h>              // errno, EINVAL
+#  include <sys/mman.h>           // mmap(), mprotect()
+#  include <time.h>               // clock_gettime()
+#  include <unistd.h>             // sysconf()
+#endif
+
+#define perf_state (_PyRuntime.perf)
+
+#define BACKEND_NAMES "'perf' or 'perf_jit'"
+
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                             */
+
+void
+_PyPerf_SetError(const char *format, ...)
+{
+    va_list vargs;
+    va_start(vargs, format);
+    vsnprintf(perf_state.error, sizeof(perf_state.error), format, vargs);
+    va_end(vargs);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Startup options                                                    */
+
+/* Parse a switch value: NULL (no "=N") means on; otherwise a decimal
+   integer in [0, INT_MAX].  Returns 0 or 1, or -1 if invalid. */
+static int
+parse_switch(const char *value, int empty_is_off)
+{
+    if (value == NULL) {
+        return 1;
+    }
+    if (*value == '\0') {
+        return empty_is_off ? 0 : -1;
+    }
+    long result = 0;
+    for (const char *p = value; *p; p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+        result = result * 10 + (*p - '0');
+        if (result > INT_MAX) {
+            return -1;
+        }
+    }
+    return result != 0;
+}
+
+/* Find "-X name" or "-X name=value" in the -X options; the last occurrence
+   wins, as for other -X options.  Returns 1 if found. */
+static int
+find_xoption(const PyConfig *config, const wchar_t *name,
+             const wchar_t **value)
+{
+    int found = 0;
+    size_t len = wcslen(name);
+    for (Py_ssize_t i = 0; i < config->xoptions.length; i++) {
+        const wchar_t *opt = config->xoptions.items[i];
+        if (wcsncmp(opt, name, len) == 0
+            && (opt[len] == L'\0' || opt[len] == L'='))
+        {
+            *value = opt[len] == L'=' ? opt + len + 1 : NULL;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+/* Startup is single-threaded and a fatal error ends the process: a static
+   buffer can hold the message of the returned status. */
+static char option_error[200];
+
+static PyStatus
+option_status(void)
+{
+    PyStatus status = _PyStatus_ERR(option_error);
+    status.func = "perf support";
+    return status;
+}
+
+static PyStatus
+read_xoption(const PyConfig *config, const wchar_t *name, int *found,
+             int *on)
+{
+    const wchar_t *wvalue = NULL;
+    *on = 0;
+    *found = find_xoption(config, name, &wvalue);
+    if (!*found) {
+        return _PyStatus_OK();
+    }
+    int result = 1;
+    if (wvalue != NULL) {
+        /* Narrow for parsing and for the message; anything that is not
+           ASCII is invalid anyway and shown as '?'. */
+        char buf[40];
+        size_t n = wcslen(wvalue), i;
+        for (i = 0; i < n && i < sizeof(buf) - 4; i++) {
+            buf[i] = (wvalue[i] > 0 && wvalue[i] < 0x7f) ? (char)wvalue[i]
+                                                          : '?';
+        }
+        if (i < n) {
+            memcpy(buf + i, "...", 3);
+            i += 3;
+        }
+        buf[i] = '\0';
+        result = i == n ? parse_switch(buf, 0) : -1;
+        if (result < 0) {
+            snprintf(option_error, sizeof(option_error),
+                     "-X %ls=%s: invalid value; use -X %ls or -X %ls=1 (on), "
+                     "-X %ls=0 (off)", name, buf, name, name, name);
+            return option_status();
+        }
+    }
+    *on = result;
+    return _PyStatus_OK();
+}
+
+static PyStatus
+read_env(const PyConfig *config, const char *name, int *on)
+{
+    *on = 0;
+    const char *value = _Py_GetEnv(config->use_environment, name);
+    if (value == NULL) {
+        return _PyStatus_OK();
+    }
+    int result = parse_switch(value, 1);
+    if (result < 0) {
+        snprintf(option_error, sizeof(option_error),
+                 "%s=%.40s: invalid value; expected 0 or empty (off) or a "
+                 "positive integer (on)", name, value);
+        return option_status();
+    }
+    *on = result;
+    return _PyStatus_OK();
+}
+
+/* Decide the startup backend: 0 none, 1 perf, 2 perf_jit.  -X options
+   beat the environment (if either -X option is given, the variables are
+   not consulted); within one kind of switch perf_jit beats perf. */
+PyStatus
+_PyPerf_ReadConfig(const PyConfig *config, int *backend)
+{
+    int found_perf, found_jit, perf, jit;
+    PyStatus status;
+    *backend = 0;
+
+    status = read_xoption(config, L"perf", &found_perf, &perf);
+    if (_PyStatus_EXCEPTION(status)) {
+        return status;
+    }
+    status = read_xoption(config, L"perf_jit", &found_jit, &jit);
+    if (_PyStatus_EXCEPTION(status)) {
+        return status;
+    }
+    if (!found_perf && !found_jit) {
+        status = read_env(config, "PYTHONPERFSUPPORT", &perf);
+        if (_PyStatus_EXCEPTION(status)) {
+            return status;
+        }
+        status = read_env(config, "PYTHON_PERF_JIT_SUPPORT", &jit);
+        if (_PyStatus_EXCEPTION(status)) {
+            return status;
+        }
+    }
+    *backend = jit ? 2 : (perf ? 1 : 0);
+    return _PyStatus_OK();
+}
+
+
+#ifdef PY_HAVE_PERF_TRAMPOLINE
+
+/* ------------------------------------------------------------------ */
+/* Arenas                                                             */
+
+/* Python/asm_trampoline.S */
+extern const char _Py_trampoline_func_start[];
+extern const uint64_t _Py_trampoline_func_size;
+
+#define ARENA_SIZE (64 * 1024)
+
+#ifndef PROT_BTI
+#  define PROT_BTI 0x10           /* aarch64: enforce BTI landing pads */
+#endif
+
+typedef struct _PyPerfArena {
+    struct _PyPerfArena *next;
+    char *base;
+    size_t nslots;
+    size_t used;
+} _PyPerfArena;
+
+static int
+make_executable(void *base, size_t size)
+{
+#if defined(__aarch64__)
+    if (mprotect(base, size, PROT_READ | PROT_EXEC | PROT_BTI) == 0) {
+        return 0;
+    }
+    if (errno != EINVAL) {
+        return -1;
+    }
+    /* Kernel without BTI support: landing pads are simply not enforced. */
+#endif
+    return mprotect(base, size, PROT_READ | PROT_EXEC);
+}
+
+static _PyPerfArena *
+new_arena(void)
+{
+    if (_Py_trampoline_func_size != _PyPerf_STUB_SIZE) {
+        _PyPerf_SetError("perf trampoline: stub is %d bytes, expected %d",
+                         (int)_Py_trampoline_func_size, _PyPerf_STUB_SIZE);
+        return NULL;
+    }
+    _PyPerfArena *arena = PyMem_RawCalloc(1, sizeof(*arena));
+    if (arena == NULL) {
+        _PyPerf_SetError("perf trampoline: out of memory");
+        return NULL;
+    }
+    char *base = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+        _PyPerf_SetError("perf trampoline: cannot map %d bytes: %s",
+                         ARENA_SIZE, strerror(errno));
+        PyMem_RawFree(arena);
+        return NULL;
+    }
+    size_t nslots = ARENA_SIZE / _PyPerf_SLOT_SIZE;
+    for (size_t i = 0; i < nslots; i++) {
+        char *slot = base + i * _PyPerf_SLOT_SIZE;
+#if defined(__x86_64__)
+        memset(slot, 0xcc, _PyPerf_SLOT_SIZE);      /* int3 */
+#else
+        memset(slot, 0, _PyPerf_SLOT_SIZE);         /* udf #0 */
+#endif
+        memcpy(slot, _Py_trampoline_func_start, _PyPerf_STUB_SIZE);
+        /* The slot's own number makes its bytes unique. */
+        uint64_t tag = perf_state.next_slot + i;
+        memcpy(slot + _PyPerf_SLOT_TAG_OFFSET, &tag, sizeof(tag));
+    }
+    __builtin___clear_cache(base, base + ARENA_SIZE);
+    if (make_executable(base, ARENA_SIZE) != 0) {
+        _PyPerf_SetError("perf trampoline: cannot make arena executable: %s",
+                         strerror(errno));
+        munmap(base, ARENA_SIZE);   /* never executed: safe to unmap */
+        PyMem_RawFree(arena);
+        return NULL;
+    }
+    arena->base = base;
+    arena->nslots = nslots;
+    arena->used = 0;
+    arena->next = perf_state.arenas;
+    perf_state.arenas = arena;
+    return arena;
+}
+
+static _PyPerf_TrampolineFunc
+allocate_slot(void)
+{
+    _PyPerfArena *arena = perf_state.arenas;
+    if (arena == NULL || arena->used == arena->nslots) {
+        arena = new_arena();
+        if (arena == NULL) {
+            return NULL;
+        }
+    }
+    char *slot = arena->base + arena->used * _PyPerf_SLOT_SIZE;
+    arena->used++;
+    perf_state.next_slot++;
+    return (_PyPerf_TrampolineFunc)(void *)slot;
+}
+
+
+static int64_t
+monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ */
+/* Identities                                                         */
+
+typedef struct _PyPerfTrampoline {
+    _PyPerf_TrampolineFunc entry;   /* slot in an arena */
+    uint32_t written_gen;           /* output that has this record */
+    int lineno;                     /* co_firstlineno */
+    Py_hash_t hash;
+    struct _PyPerfTrampoline *next; /* same bucket */
+    char *filename;                 /* points into name */
+    char name[1];                   /* "py::qualname:filename\0" */
+} _PyPerfTrampoline;
+
+/* Longest part (qualname or filename) copied into a name, in bytes. */
+#define NAME_PART_MAX 2000
+
+/* Append the sanitized UTF-8 form of a str to buf at *pos.  Control
+   characters (which could forge map lines) become '?', undecodable
+   content is backslash-escaped, and a part longer than NAME_PART_MAX is
+   cut at a character boundary and marked with "...". */
+static int
+append_part(char *buf, size_t *pos, PyObject *str)
+{
+    const char *data = NULL;
+    Py_ssize_t size = 0;
+    PyObject *bytes = NULL;
+    if (str != NULL && PyUnicode_Check(str)) {
+        data = PyUnicode_AsUTF8AndSize(str, &size);
+        if (data == NULL) {
+            PyErr_Clear();
+            bytes = PyUnicode_AsEncodedString(str, "utf-8",
+                                              "backslashreplace");
+            if (bytes == NULL) {
+                return -1;
+            }
+            data = PyBytes_AS_STRING(bytes);
+            size = PyBytes_GET_SIZE(bytes);
+        }
+    }
+    else {
+        data = "?";
+        size = 1;
+    }
+    int truncated = 0;
+    if (size > NAME_PART_MAX) {
+        size = NAME_PART_MAX;
+        /* Do not cut a UTF-8 sequence: back up to a lead byte. */
+        while (size > 0 && ((unsigned char)data[size] & 0xc0) == 0x80) {
+            size--;
+        }
+        truncated = 1;
+    }
+    char *out = buf + *pos;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char)data[i];
+        out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    *pos += (size_t)size;
+    if (truncated) {
+        memcpy(buf + *pos, "...", 3);
+        *pos += 3;
+    }
+    Py_XDECREF(bytes);
+    return 0;
+}
+
+static Py_hash_t
+identity_hash(const char *name, size_t len, int lineno)
+{
+    /* FNV-1a over the name, then the line number. */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+    }
+    h = (h ^ (uint32_t)lineno) * 0x100000001b3ULL;
+    return (Py_hash_t)h;
+}
+
+static int
+table_grow(void)
+{
+    size_t new_size = perf_state.table_size ? perf_state.table_size * 2
+                                            : 256;
+    _PyPerfTrampoline **table = PyMem_RawCalloc(new_size, sizeof(*table));
+    if (table == NULL) {
+        _PyPerf_SetError("perf trampoline: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < perf_state.table_size; i++) {
+        _PyPerfTrampoline *t = perf_state.table[i];
+        while (t != NULL) {
+            _PyPerfTrampoline *next = t->next;
+            size_t b = (size_t)t->hash & (new_size - 1);
+            t->next = table[b];
+            table[b] = t;
+            t = next;
+        }
+    }
+    PyMem_RawFree(perf_state.table);
+    perf_state.table = table;
+    perf_state.table_size = new_size;
+    return 0;
+}
+
+/* Find or create the trampoline of a code object's identity. */
+static _PyPerfTrampoline *
+identity_trampoline(PyCodeObject *co)
+{
+    char buf[4 + NAME_PART_MAX + 3 + 1 + NAME_PART_MAX + 3 + 1];
+    size_t pos = 0, filename_pos;
+    memcpy(buf, "py::", 4);
+    pos = 4;
+    if (append_part(buf, &pos, co->co_qualname) < 0) {
+        _PyPerf_SetError("perf trampoline: cannot encode a function name");
+        return NULL;
+    }
+    buf[pos++] = ':';
+    filename_pos = pos;
+    if (append_part(buf, &pos, co->co_filename) < 0) {
+        _PyPerf_SetError("perf trampoline: cannot encode a file name");
+        return NULL;
+    }
+    buf[pos] = '\0';
+
+    int lineno = co->co_firstlineno;
+    Py_hash_t hash = identity_hash(buf, pos, lineno);
+    if (perf_state.table_size != 0) {
+        size_t b = (size_t)hash & (perf_state.table_size - 1);
+        for (_PyPerfTrampoline *t = perf_state.table[b]; t; t = t->next) {
+            if (t->hash == hash && t->lineno == lineno
+                && strcmp(t->name, buf) == 0)
+            {
+                return t;
+            }
+        }
+    }
+    if (perf_state.table_used >= perf_state.table_size) {
+        if (table_grow() < 0) {
+            return NULL;
+        }
+    }
+    _PyPerfTrampoline *t = PyMem_RawMalloc(sizeof(*t) + pos);
+    if (t == NULL) {
+        _PyPerf_SetError("perf trampoline: out of memory");
+        return NULL;
+    }
+    t->entry = allocate_slot();
+    if (t->entry == NULL) {
+        PyMem_RawFree(t);
+        return NULL;
+    }
+    memcpy(t->name, buf, pos + 1);
+    t->filename = t->name + filename_pos;
+    t->lineno = lineno;
+    t->hash = hash;
+    t->written_gen = 0;
+    size_t b = (size_t)hash & (perf_state.table_size - 1);
+    t->next = perf_state.table[b];
+    perf_state.table[b] = t;
+    perf_state.table_used++;
+    return t;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Code objects                                                       */
+
+/* interp->perf_code_extra_index holds the index plus one (0: none yet). */
+static Py_ssize_t
+get_extra_index(PyInterpreterState *interp)
+{
+    if (interp->perf_code_extra_index == 0) {
+        Py_ssize_t index = _PyEval_RequestCodeExtraIndex(NULL);
+        if (index < 0) {
+            return -1;
+        }
+        interp->perf_code_extra_index = index + 1;
+    }
+    return interp->perf_code_extra_index - 1;
+}
+
+static inline _PyPerfTrampoline *
+code_trampoline(PyInterpreterState *interp, PyCodeObject *co)
+{
+    _PyCodeObjectExtra *extra = (_PyCodeObjectExtra *)co->co_extra;
+    Py_ssize_t index = interp->perf_code_extra_index - 1;
+    if (extra != NULL && index >= 0 && index < extra->ce_size) {
+        return (_PyPerfTrampoline *)extra->ce_extras[index];
+    }
+    return NULL;
+}
+
+/* Describe a trampoline to the current output. */
+static int
+write_record(_PyPerfTrampoline *t)
+{
+    _PyPerf_CodeInfo info = {
+        .code_addr = (const void *)t->entry,
+        .code_size = _PyPerf_SLOT_CODE_SIZE,
+        .name = t->name,
+        .filename = t->filename,
+        .lineno = t->lineno,
+    };
+    if (perf_state.backend->write_code(&info) < 0) {
+        return -1;
+    }
+    t->written_gen = perf_state.output_gen;
+    if (perf_state.dirty_ns == 0
+        && perf_state.backend != &_PyPerf_MapBackend)
+    {
+        perf_state.dirty_ns = monotonic_ns();
+    }
+    return 0;
+}
+
+/* Make sure co has a trampoline, described to the current output if there
+   is one.  Returns NULL with perf_state.error set on failure. */
+static _PyPerfTrampoline *
+prepare_trampoline(PyThreadState *tstate, PyCodeObject *co)
+{
+    PyInterpreterState *interp = tstate->interp;
+    _PyPerfTrampoline *t = code_trampoline(interp, co);
+    if (t == NULL) {
+        Py_ssize_t index = get_extra_index(interp);
+        if (index < 0) {
+            PyErr_Clear();
+            _PyPerf_SetError("perf trampoline: no code-extra index left");
+            return NULL;
+        }
+        t = identity_trampoline(co);
+        if (t == NULL) {
+            return NULL;
+        }
+        if (_PyCode_SetExtra((PyObject *)co, index, t) < 0) {
+            PyErr_Clear();
+            _PyPerf_SetError("perf trampoline: out of memory");
+            return NULL;
+        }
+    }
+    if (perf_state.backend != NULL
+        && t->written_gen != perf_state.output_gen)
+    {
+        if (write_record(t) < 0) {
+            return NULL;
+        }
+    }
+    return t;
+}
+
+static void
+remove_hook(PyInterpreterState *interp)
+{
+    if (interp->eval_frame == _PyPerf_EvalFrame) {
+        interp->eval_frame = NULL;
+    }
+}
+
+static void
+remove_all_hooks(void)
+{
+    PyThread_acquire_lock(_PyRuntime.interpreters.mutex, WAIT_LOCK);
+    for (PyInterpreterState *interp = _PyRuntime.interpreters.head;
+         interp != NULL; interp = interp->next)
+    {
+        remove_hook(interp);
+    }
+    PyThread_release_lock(_PyRuntime.interpreters.mutex);
+}
+
+/* The backend failed on the hot path: stop trampolining in every
+   interpreter and report once.  Called with the GIL held. */
+static void
+backend_failed(PyThreadState *tstate)
+{
+    if (!perf_state.failed) {
+        perf_state.failed = 1;
+        PyObject *exc, *val, *tb;
+        _PyErr_Fetch(tstate, &exc, &val, &tb);
+        PyObject *msg = PyUnicode_FromFormat(
+            "perf trampoline (%s backend) disabled: %s",
+            perf_state.backend ? perf_state.backend->name : "?",
+            perf_state.error);
+        if (msg != NULL) {
+            if (PyErr_WarnEx(PyExc_RuntimeWarning, PyUnicode_AsUTF8(msg),
+                             1) < 0)
+            {
+                PyErr_WriteUnraisable(msg);
+            }
+            Py_DECREF(msg);
+        }
+        else {
+            PyErr_Clear();
+        }
+        _PyErr_Restore(tstate, exc, val, tb);
+    }
+    remove_all_hooks();
+}
+
+/* The PEP 523 hook, and the entry point ceval.c calls for inlined calls.
+   Keep the common path short: one co_extra load and one compare. */
+PyObject *
+_PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                  int throwflag)
+{
+    _PyPerfTrampoline *t = code_trampoline(tstate->interp, frame->f_code);
+    if (t == NULL || t->written_gen != perf_state.output_gen) {
+        t = perf_state.failed ? NULL
+                              : prepare_trampoline(tstate, frame->f_code);
+        if (t == NULL) {
+            backend_failed(tstate);
+            return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+        }
+    }
+    return t->entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Activation                                                         */
+
+static const _PyPerf_Backend *
+find_backend(const char *name)
+{
+    if (strcmp(name, "perf") == 0) {
+        return &_PyPerf_MapBackend;
+    }
+    if (strcmp(name, "perf_jit") == 0) {
+        return &_PyPerf_JitBackend;
+    }
+    return NULL;
+}
+
+int
+_PyPerf_Activate(PyThreadState *tstate, const char *name)
+{
+    const _PyPerf_Backend *backend = find_backend(name);
+    if (backend == NULL) {
+        PyErr_Format(PyExc_ValueError,
+                     "invalid backend: '%s' (expected " BACKEND_NAMES ")",
+                     name);
+        return -1;
+    }
+    PyInterpreterState *interp = tstate->interp;
+    if (interp->eval_frame != NULL && interp->eval_frame != _PyPerf_EvalFrame)
+    {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot activate the perf trampoline: another "
+                        "frame evaluation function (PEP 523) is installed");
+        return -1;
+    }
+    if (get_extra_index(interp) < 0) {
+        return -1;
+    }
+    if (perf_state.backend != backend || perf_state.failed) {
+        if (perf_state.backend != NULL && perf_state.backend != backend) {
+            (void)perf_state.backend->flush();
+        }
+        perf_state.error[0] = '\0';
+        if (backend->open() < 0) {
+            PyErr_Format(PyExc_OSError,
+                         "cannot activate the %s trampoline backend: %s",
+                         backend->name, perf_state.error);
+            return -1;
+        }
+        if (perf_state.backend != backend) {
+            perf_state.backend = backend;
+            perf_state.output_gen++;
+        }
+        perf_state.failed = 0;
+    }
+    interp->eval_frame = _PyPerf_EvalFrame;
+    return 0;
+}
+
+int
+_PyPerf_Deactivate(PyThreadState *tstate)
+{
+    PyInterpreterState *interp = tstate->interp;
+    if (interp->eval_frame != _PyPerf_EvalFrame) {
+        return 0;
+    }
+    /* Frames entered through trampolines may still be running (even this
+       one): the arenas stay mapped, only new calls stop using them. */
+    interp->eval_frame = NULL;
+    if (perf_state.backend != NULL && perf_state.backend->flush() < 0) {
+        PyErr_Format(PyExc_OSError, "perf trampoline: %s", perf_state.error);
+        return -1;
+    }
+    return 0;
+}
+
+int
+_PyPerf_IsActive(PyThreadState *tstate)
+{
+    return tstate->interp->eval_frame == _PyPerf_EvalFrame
+           && perf_state.backend != NULL && !perf_state.failed;
+}
+
+PyStatus
+_PyPerf_InitInterpreter(PyThreadState *tstate)
+{
+    int which;
+    PyStatus status = _PyPerf_ReadConfig(_PyInterpreterState_GetConfig(
+                                             tstate->interp), &which);
+    if (_PyStatus_EXCEPTION(status) || which == 0) {
+        return status;
+    }
+    if (_PyPerf_Activate(tstate, which == 2 ? "perf_jit" : "perf") < 0) {
+        /* A hostile or full /tmp must not stop the program: warn. */
+        PyObject *exc, *val, *tb;
+        _PyErr_Fetch(tstate, &exc, &val, &tb);
+        PyObject *msg = val ? PyObject_Str(val) : NULL;
+        Py_XDECREF(exc);
+        Py_XDECREF(val);
+        Py_XDECREF(tb);
+        if (msg == NULL) {
+            return _PyStatus_NO_MEMORY();
+        }
+        int r = PyErr_WarnFormat(PyExc_RuntimeWarning, 1, "%U", msg);
+        Py_DECREF(msg);
+        if (r < 0) {
+            PyErr_WriteUnraisable(NULL);
+        }
+    }
+    return _PyStatus_OK();
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                          */
+
+#define FLUSH_DELAY_NS (50 * 1000 * 1000)
+
+void
+_PyPerf_MaybeFlush(void)
+{
+    _PyPerfMap_MaybeFlush();
+    if (perf_state.dirty_ns != 0
+        && monotonic_ns() - perf_state.dirty_ns >= FLUSH_DELAY_NS)
+    {
+        perf_state.dirty_ns = 0;
+        if (perf_state.backend != NULL) {
+            (void)perf_state.backend->flush();
+        }
+    }
+}
+
+void
+_PyPerf_FlushAll(void)
+{
+    perf_state.dirty_ns = 0;
+    /* The map writer also serves the PyUnstable_* API: flush it even when
+       the jitdump backend is the current one. */
+    (void)_PyPerfMap_Flush();
+    if (perf_state.backend != NULL
+        && perf_state.backend != &_PyPerf_MapBackend)
+    {
+        (void)perf_state.backend->flush();
+    }
+}
+
+void
+_PyPerf_Fini(void)
+{
+    /* No new trampolined calls from here on; frames already inside
+       trampolines finish normally (the arenas stay). */
+    remove_all_hooks();
+    if (perf_state.backend != NULL) {
+        (void)perf_state.backend->close();
+        perf_state.backend = NULL;
+        perf_state.output_gen++;
+    }
+    (void)_PyPerfMap_Close();
+}
+
+void
+_PyPerf_BeforeFork(void)
+{
+    /* The child must not inherit buffered data: it would either be lost
+       or written twice. */
+    _PyPerf_FlushAll();
+    _PyPerfMap_BeforeFork();
+}
+
+void
+_PyPerf_AfterForkParent(void)
+{
+    _PyPerfMap_AfterForkParent();
+}
+
+void
+_PyPerf_AfterForkChild(void)
+{
+    int persist = perf_state.persist_after_fork;
+    (void)_PyPerfMap_AfterForkChild(persist);
+    if (perf_state.backend == NULL) {
+        return;
+    }
+    if (perf_state.backend->after_fork_child(persist) < 0) {
+        backend_failed(_PyThreadState_GET());
+        return;
+    }
+    if (persist) {
+        /* The child's output starts as a copy of the parent's: every
+           record written there is written here too. */
+        return;
+    }
+    /* A new output: describe what this process runs from now on, starting
+       with the frames that are running right now (they were entered
+       through trampolines before the fork and still return into them). */
+    perf_state.output_gen++;
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate == NULL || perf_state.failed) {
+        return;
+    }
+    for (_PyInterpreterFrame *f = tstate->cframe->current_frame; f != NULL;
+         f = f->previous)
+    {
+        _PyPerfTrampoline *t = code_trampoline(tstate->interp, f->f_code);
+        if (t != NULL && t->written_gen != perf_state.output_gen) {
+            if (write_record(t) < 0) {
+                backend_failed(tstate);
+                return;
+            }
+        }
+    }
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Public unstable C API                                              */
+
+int
+PyUnstable_PerfTrampoline_CompileCode(PyCodeObject *co)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (prepare_trampoline(tstate, co) == NULL) {
+        PyErr_Format(PyExc_RuntimeError, "cannot compile a perf trampoline: "
+                     "%s", perf_state.error);
+        return -1;
+    }
+    return 0;
+}
+
+int
+PyUnstable_PerfTrampoline_SetPersistAfterFork(int enable)
+{
+    perf_state.persist_after_fork = enable != 0;
+    return 0;
+}
+
+/* Test support: the trampoline address of a code object, or NULL. */
+void *
+_PyPerf_TrampolineAddress(PyCodeObject *co)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    _PyPerfTrampoline *t = code_trampoline(tstate->interp, co);
+    return t != NULL ? (void *)t->entry : NULL;
+}
+
+#else  /* !PY_HAVE_PERF_TRAMPOLINE */
+
+/* The feature is compiled out: the sys functions exist and say so. */
+
+int
+_PyPerf_Activate(PyThreadState *tstate, const char *name)
+{
+    if (strcmp(name, "perf") != 0 && strcmp(name, "perf_jit") != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "invalid backend: '%s' (expected " BACKEND_NAMES ")",
+                     name);
+        return -1;
+    }
+    PyErr_SetString(PyExc_ValueError,
+                    "perf trampolines are not supported on this platform");
+    return -1;
+}
+
+int
+_PyPerf_Deactivate(PyThreadState *tstate)
+{
+    return 0;
+}
+
+int
+_PyPerf_IsActive(PyThreadState *tstate)
+{
+    return 0;
+}
+
+PyStatus
+_PyPerf_InitInterpreter(PyThreadState *tstate)
+{
+    int which;
+    return _PyPerf_ReadConfig(_PyInterpreterState_GetConfig(tstate->interp),
+                              &which);
+}
+
+void _PyPerf_FlushAll(void) { }
+void _PyPerf_MaybeFlush(void) { }
+void _PyPerf_Fini(void) { }
+void _PyPerf_BeforeFork(void) { }
+void _PyPerf_AfterForkParent(void) { }
+void _PyPerf_AfterForkChild(void) { }
+
+int
+PyUnstable_PerfTrampoline_CompileCode(PyCodeObject *co)
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "perf trampolines are not supported on this platform");
+    return -1;
+}
+
+int
+PyUnstable_PerfTrampoline_SetPersistAfterFork(int enable)
+{
+    return 0;
+}
+
+void *
+_PyPerf_TrampolineAddress(PyCodeObject *co)
+{
+    return NULL;
+}
+
+#endif  /* PY_HAVE_PERF_TRAMPOLINE */
