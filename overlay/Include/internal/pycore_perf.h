@@ -145,7 +145,7 @@ extern int _PyPerf_Deactivate(PyThreadState *tstate);
 extern int _PyPerf_IsActive(PyThreadState *tstate);
 
 /* Test support: the trampoline of a code object, or NULL. */
-extern void *_PyPerf_TrampolineAddress(PyCodeObject *co);
+PyAPI_FUNC(void *) _PyPerf_TrampolineAddress(PyCodeObject *co);
 
 /* Runtime state, in _PyRuntime.perf. */
 struct _PyPerfTrampoline;
