@@ -77,17 +77,19 @@ series_patches() {
         "$1/patches/series" | grep -v '^$' || true
 }
 
-# overlay_files REPO: paths (relative to overlay/) of the overlay files,
-# sorted bytewise.  A missing overlay/ directory means "no new files".
-# Callers split the result on whitespace, hence the check; use it as
-# `files=$(overlay_files R) || exit 1` so an error is not swallowed.
+# overlay_files REPO: paths (relative to overlay/) of the overlay files, one
+# per line, sorted bytewise.  A missing overlay/ directory means "no new
+# files".  Paths may contain spaces (CPython has "Misc/NEWS.d/next/Core and
+# Builtins"), not newlines.  Use it as `files=$(overlay_files R) || exit 1`
+# so that an error is not swallowed.
 overlay_files() {
     local odd
     [ -d "$1/overlay" ] || return 0
     odd=$(cd "$1/overlay" && find . ! -type d ! -type f)
     [ -z "$odd" ] || die "overlay/ may hold regular files only, found: $odd"
-    odd=$(cd "$1/overlay" && find . -name '*[[:space:]]*')
-    [ -z "$odd" ] || die "overlay/ paths must not contain white space: $odd"
+    odd=$(cd "$1/overlay" && find . -name '*
+*')
+    [ -z "$odd" ] || die "overlay/ paths must not contain newlines: $odd"
     (cd "$1/overlay" && find . -type f | sed 's|^\./||' | LC_ALL=C sort)
 }
 
@@ -106,11 +108,12 @@ feature_expected() {
 apply_overlay() {
     local files rel
     files=$(overlay_files "$1") || exit 1
-    for rel in $files; do
+    while IFS= read -r rel; do
+        [ -n "$rel" ] || continue
         [ ! -e "$2/$rel" ] || die "overlay/$rel also exists in pristine $VERSION; change existing files with a patch"
         mkdir -p "$(dirname "$2/$rel")"
         cp "$1/overlay/$rel" "$2/$rel"   # keeps the executable bit
-    done
+    done <<<"$files"
 }
 
 # apply_patches REPO DEST: apply the series to the tree DEST.  No fuzz: the
@@ -145,10 +148,11 @@ inputs_hash() {
     {
         echo "version $VERSION"
         echo "configure-flags ${CONFIGURE_FLAGS:-}"
-        for rel in $files; do
+        while IFS= read -r rel; do
+            [ -n "$rel" ] || continue
             x=-; [ ! -x "$REPO/overlay/$rel" ] || x=x
             printf 'overlay %s %s %s\n' "$x" "$(sha256sum <"$REPO/overlay/$rel" | cut -d' ' -f1)" "$rel"
-        done
+        done <<<"$files"
         for name in $names; do
             [ -f "$REPO/patches/$name" ] || die "patches/series lists $name, but patches/$name does not exist"
             printf 'patch %s %s\n' "$(sha256sum <"$REPO/patches/$name" | cut -d' ' -f1)" "$name"
