@@ -30,8 +30,13 @@ fi
 tree=$TMP/Python-$VERSION
 extract_pristine "$tree"
 cd "$tree"
-say "applying $patchfile"
-patch -p1 --forward <"$patchfile" >"$TMP/patch.log" || { cat "$TMP/patch.log"; die "the patch does not apply to pristine $VERSION"; }
+if grep -q '^diff --git ' "$patchfile"; then
+    say "applying $patchfile"
+    patch -p1 --forward <"$patchfile" >"$TMP/patch.log" || { cat "$TMP/patch.log"; die "the patch does not apply to pristine $VERSION"; }
+else
+    # patch(1) rejects a file without any diff ("only garbage").
+    say "$patchfile changes nothing (empty overlay/ and series): building pristine"
+fi
 leftovers=$(find . -name '*.rej' -o -name '*.orig')
 [ -z "$leftovers" ] || die "patch left reject/backup files: $leftovers"
 

@@ -55,5 +55,10 @@ files=$(overlay_files "$REPO") || exit 1
     pgit diff --cached --no-renames --full-index HEAD
 } >"$out.tmp"
 mv "$out.tmp" "$out"
-say "wrote $(grep -c '^diff --git ' "$out" || true) file diff(s)"
+ndiffs=$(grep -c '^diff --git ' "$out" || true)
+if [ "$ndiffs" = 0 ]; then
+    say "warning: overlay/ and series are empty, so the patch changes nothing (and patch -p1 refuses it)"
+else
+    say "wrote $ndiffs file diff(s)"
+fi
 echo "$out"
