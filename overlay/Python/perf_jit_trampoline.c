@@ -1,18 +1,1157 @@
-/* Placeholder: the jitdump backend is being written. */
+/* The "perf_jit" backend: describe perf trampolines in a jitdump file.
+
+   Problem.  Every Python function runs inside the same C function, so a
+   native profiler sees _PyEval_EvalFrameDefault over and over.  The
+   trampoline manager (Python/perf_trampoline.c) enters each Python function
+   through its own copy of a small machine-code stub (Python/asm_trampoline.S)
+   and asks a backend to tell perf which copy belongs to which function.
+   The perf map backend writes a text file that perf uses for names only,
+   so walking the stack through a copy needs frame pointers.  This backend
+   writes perf's jitdump format instead: besides the name, perf gets a copy
+   of the code bytes, a line table and the unwinding information (CFI) of
+   the stub, so that `perf record --call-graph dwarf` walks through the
+   trampolines even when the interpreter has no frame pointers.
+
+   Mechanism.  The process creates /tmp/jit-<pid>.dump and maps its first
+   page PROT_READ|PROT_EXEC.  perf record logs that mmap; `perf inject
+   --jit` recognizes the file name, reads the dump, and for every CODE_LOAD
+   writes an ELF image (jitted-<pid>-<n>.so) and a synthesized mmap event
+   for it, so perf report resolves the copies like a shared library.  Each
+   trampoline gets three records, in this order:
+
+     CODE_DEBUG_INFO      co_filename and co_firstlineno, which perf turns
+                          into the image's .debug_line (srcline);
+     CODE_UNWINDING_INFO  an .eh_frame (one CIE, one FDE for the stub) and
+                          its .eh_frame_hdr, which perf copies behind the
+                          code in the image;
+     CODE_LOAD            the name "py::<qualname>:<filename>" and the
+                          slot's code bytes.
+
+   perf applies the first two to the CODE_LOAD that follows them, so the
+   three go to the file together or not at all.  CODE_CLOSE ends the file
+   at clean shutdown.  What perf 6.1 (Debian 12) expects beyond the format
+   description was measured with a stand-alone harness and `readelf` on the
+   images it synthesizes; each such fact is stated where it is used: the
+   code is the last code_size bytes of a CODE_LOAD record, a line table
+   needs an entry at both ends of the code, .eh_frame is placed at
+   round_up(code_size, 8) behind the code, and the unwinding data is read
+   through the address range behind the code (see unwind_mapped_size()).
+
+   Invariants.
+   * The file is only ever created (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600),
+     never opened by name unless this process created it: an existing file
+     (a symlink, another user's file, a leftover of a dead process with the
+     same pid) is refused and nothing is written through it.  Reopening
+     after close() checks that the name still leads to the very inode this
+     process created (device, inode and size).
+   * The file always ends on a record boundary.  Records are built in
+     memory, whole triples at a time, and written by flush() with pwrite()
+     at the remembered end of the last complete record; a write that fails
+     half way is truncated back to it, and the records stay buffered.
+   * The exec mapping of the first page is never unmapped: perf attributes
+     the dump to the process through that mmap event.
+   * Every record carries a CLOCK_MONOTONIC timestamp, the clock of `perf
+     record -k 1`, so perf orders the synthesized mmap events correctly
+     against the samples; CODE_LOAD also carries the writer's pid and
+     thread id, and perf gives the code to the process named there.
+   * Every CODE_LOAD carries the slot's code bytes, which end with the
+     slot's unique tag: perf derives an image's build-id from its code
+     bytes, and identical bytes would merge different functions.
+   * Nothing here aborts or raises: failures are reported with
+     _PyPerf_SetError() and -1; the manager warns once and goes on without
+     trampolines.
+
+   Fork.  The parent flushes before fork().  The child starts with a copy
+   of the parent's state: after_fork_child() discards the copied buffer and
+   closes the inherited descriptor without writing to either, since they
+   belong to the parent's file.  perf ties a dump to a process through that
+   process's own mmap of jit-<pid>.dump, so the child needs a file and a
+   mapping of its own; they are created by the next open() or write_code()
+   (a child that never runs Python code leaves no file).  With
+   persist-after-fork the child creates its file at once and starts it
+   with the parent's records, so that trampolines compiled before the fork
+   resolve in the child even when perf attaches to the child only (perf
+   record -p <worker>).  The copies get the child's pid and tid (perf would
+   give them to the parent otherwise) and a fresh timestamp (not older than
+   the child's header and fork).  The inherited mapping of the parent's
+   file is left alone.
+
+   Who frees what.  All state is in _PyRuntime.perf.jit (accessed as
+   perf_jit here).  The record buffer is allocated with
+   PyMem_RawRealloc() and freed with PyMem_RawFree() by close(),
+   after_fork_child() and after a large flush.  The descriptor is closed
+   by close() and after_fork_child().  The exec mapping is never unmapped.
+   Nothing borrowed from the manager (_PyPerf_CodeInfo and its strings) is
+   kept after write_code() returns.  Callbacks run with the GIL held, which
+   serializes them; there is no lock here. */
+
 #include "Python.h"
-#include "pycore_perf.h"
+#include "pycore_perf.h"          // _PyPerf_Backend, _PyPerf_CodeInfo
+#include "pycore_runtime.h"       // _PyRuntime.perf.jit
 
 #ifdef PY_HAVE_PERF_TRAMPOLINE
-static int
-jit_unavailable(void)
+
+#include <errno.h>                // errno, EINTR, EEXIST, EIO
+#include <fcntl.h>                // open(), O_*
+#include <stdio.h>                // snprintf()
+#include <string.h>               // memcpy(), memmove(), memset(), strlen(),
+                                  // strerror()
+#include <sys/mman.h>             // mmap(), MAP_FAILED, PROT_*, MAP_PRIVATE
+#include <sys/stat.h>             // fstat(), struct stat, S_ISREG()
+#include <sys/types.h>            // off_t, pid_t, dev_t, ino_t
+#include <time.h>                 // clock_gettime(), CLOCK_MONOTONIC
+#include <unistd.h>               // getpid(), pread(), pwrite(), close(),
+                                  // ftruncate(), unlink(), sysconf()
+
+
+/* ---- The jitdump format (perf: Documentation/jitdump-specification) ---- */
+
+#define JITDUMP_MAGIC 0x4A695444        /* "JiTD" as a host-endian u32 */
+#define JITDUMP_VERSION 1
+
+/* Record ids. */
+#define JIT_CODE_LOAD 0
+#define JIT_CODE_MOVE 1                 /* never written: slots never move */
+#define JIT_CODE_DEBUG_INFO 2
+#define JIT_CODE_CLOSE 3
+#define JIT_CODE_UNWINDING_INFO 4
+
+/* Every record, padding included, is a multiple of this size. */
+#define JITDUMP_RECORD_ALIGN 8
+
+/* File header. */
+typedef struct {
+    uint32_t magic;             /* magic: JITDUMP_MAGIC */
+    uint32_t version;           /* version: JITDUMP_VERSION */
+    uint32_t total_size;        /* total_size: size of this header, 40 */
+    uint32_t elf_mach;          /* elf_mach: ELF e_machine of the code */
+    uint32_t pad1;              /* pad1: reserved, 0 */
+    uint32_t pid;               /* pid: the process writing the file */
+    uint64_t timestamp;         /* timestamp: creation, CLOCK_MONOTONIC ns */
+    uint64_t flags;             /* flags: 0, timestamps are not arch TSC */
+} jitdump_header;
+
+/* Start of every record. */
+typedef struct {
+    uint32_t id;                /* id: JIT_CODE_* */
+    uint32_t total_size;        /* total_size: whole record with padding */
+    uint64_t timestamp;         /* timestamp: CLOCK_MONOTONIC ns */
+} jitdump_prefix;
+
+/* CODE_LOAD, followed by the NUL-terminated name, zero padding, and the
+   code_size bytes of code, which end the record: perf 6.1 reads the code
+   at total_size - code_size, so padding after the code would shift it. */
+typedef struct {
+    jitdump_prefix p;           /* prefix, id JIT_CODE_LOAD */
+    uint32_t pid;               /* pid: process the code belongs to */
+    uint32_t tid;               /* tid: thread that described the code */
+    uint64_t vma;               /* vma: virtual address of the code */
+    uint64_t code_addr;         /* code_addr: address of the code */
+    uint64_t code_size;         /* code_size: bytes of code at the end */
+    uint64_t code_index;        /* code_index: unique, increasing */
+} jitdump_code_load;
+
+/* CODE_DEBUG_INFO, followed by nr_entry entries and zero padding.  It
+   applies to the next CODE_LOAD. */
+typedef struct {
+    jitdump_prefix p;           /* prefix, id JIT_CODE_DEBUG_INFO */
+    uint64_t code_addr;         /* code_addr: address of the code */
+    uint64_t nr_entry;          /* nr_entry: number of entries */
+} jitdump_debug_info;
+
+/* One line table entry, followed by its NUL-terminated file name; the
+   next entry starts right after the NUL (entries are not aligned). */
+typedef struct {
+    uint64_t addr;              /* addr: code address of the line */
+    uint32_t lineno;            /* lineno: source line number */
+    uint32_t discrim;           /* discrim: DWARF discriminator, 0 */
+} jitdump_debug_entry;
+
+/* CODE_UNWINDING_INFO, followed by unwinding_size bytes, .eh_frame then
+   .eh_frame_hdr, and zero padding.  It applies to the next CODE_LOAD. */
+typedef struct {
+    jitdump_prefix p;           /* prefix, id JIT_CODE_UNWINDING_INFO */
+    uint64_t unwinding_size;    /* unwinding_size: .eh_frame + its hdr */
+    uint64_t eh_frame_hdr_size; /* eh_frame_hdr_size: the hdr, at the end */
+    uint64_t mapped_size;       /* mapped_size: bytes perf maps behind the
+                                   code for the unwinding data */
+} jitdump_unwinding_info;
+
+/* CODE_CLOSE is a bare jitdump_prefix. */
+
+
+/* ---- Unwinding information of the stub ---- */
+
+/* perf inject (6.1) builds the image with .text at some offset T and
+   .eh_frame at T + round_up(code_size, 8), followed by .eh_frame_hdr
+   (checked with readelf on images of code sizes 21, 24 and 40).  The data
+   below only uses pc-relative and .eh_frame_hdr-relative encodings, so it
+   depends on that layout but not on any address. */
+#define PERF_EH_FRAME_ALIGN 8
+
+/* DWARF call frame instructions and pointer encodings. */
+#define DW_CFA_nop 0x00
+#define DW_CFA_def_cfa 0x0c
+#define DW_CFA_def_cfa_register 0x0d
+#define DW_CFA_def_cfa_offset 0x0e
+#define DW_CFA_AARCH64_negate_ra_state 0x2d
+#define DW_CFA_advance_loc 0x40         /* | delta / code alignment */
+#define DW_CFA_offset 0x80              /* | register, ULEB128 offset */
+#define DW_CFA_restore 0xc0             /* | register */
+
+#define DW_EH_PE_udata4 0x03
+#define DW_EH_PE_sdata4 0x0b
+#define DW_EH_PE_pcrel 0x10
+#define DW_EH_PE_datarel 0x30
+
+/* The rules for the CFA (the caller's stack pointer before the call) and
+   the saved registers, instruction by instruction.  The offsets are those
+   of Python/asm_trampoline.S; stub_fde_size() asserts that the stub size
+   still matches.  Registers are DWARF numbers. */
+#if defined(__x86_64__)
+
+#define CFI_CODE_ALIGN 1
+#define CFI_DATA_ALIGN (-8)
+#define CFI_RA_COLUMN 16                /* the return address, "rip" */
+#define CFI_STUB_SIZE 12
+
+static const uint8_t cie_instructions[] = {
+    /* From the entry (0: endbr64; 4: push %rbp) the return address is on
+       top of the stack. */
+    DW_CFA_def_cfa, 7, 8,               /* CFA = rsp + 8 */
+    DW_CFA_offset | 16, 1,              /* return address at CFA - 8 */
+};
+
+static const uint8_t fde_instructions[] = {
+    DW_CFA_advance_loc | 5,             /* 5: after push %rbp */
+    DW_CFA_def_cfa_offset, 16,          /* CFA = rsp + 16 */
+    DW_CFA_offset | 6, 2,               /* rbp saved at CFA - 16 */
+    DW_CFA_advance_loc | 3,             /* 8: after mov %rsp,%rbp; also at
+                                           10, where the call returns */
+    DW_CFA_def_cfa_register, 6,         /* CFA = rbp + 16 */
+    DW_CFA_advance_loc | 3,             /* 11: after pop %rbp, at ret */
+    DW_CFA_def_cfa, 7, 8,               /* CFA = rsp + 8 */
+    DW_CFA_restore | 6,                 /* rbp holds the caller's value */
+};
+
+#elif defined(__aarch64__)
+
+#define CFI_CODE_ALIGN 4
+#define CFI_DATA_ALIGN (-8)
+#define CFI_RA_COLUMN 30                /* x30, the link register */
+#define CFI_STUB_SIZE 32
+
+static const uint8_t cie_instructions[] = {
+    /* From the entry (0: bti c; 4: paciasp) the return address is in x30
+       and nothing is on the stack. */
+    DW_CFA_def_cfa, 31, 0,              /* CFA = sp */
+};
+
+static const uint8_t fde_instructions[] = {
+    DW_CFA_advance_loc | 2,             /* 8: after paciasp */
+    DW_CFA_AARCH64_negate_ra_state,     /* x30 is signed from here */
+    DW_CFA_advance_loc | 1,             /* 12: after stp x29,x30,[sp,#-16]! */
+    DW_CFA_def_cfa_offset, 16,          /* CFA = sp + 16 */
+    DW_CFA_offset | 29, 2,              /* x29 saved at CFA - 16 */
+    DW_CFA_offset | 30, 1,              /* x30 saved at CFA - 8 */
+    DW_CFA_advance_loc | 1,             /* 16: after mov x29,sp; also at
+                                           20, where the blr returns */
+    DW_CFA_def_cfa_register, 29,        /* CFA = x29 + 16 */
+    DW_CFA_advance_loc | 2,             /* 24: after ldp x29,x30,[sp],#16 */
+    DW_CFA_def_cfa, 31, 0,              /* CFA = sp */
+    DW_CFA_restore | 29,                /* x29 holds the caller's value */
+    DW_CFA_restore | 30,                /* x30 holds the return address */
+    DW_CFA_advance_loc | 1,             /* 28: after autiasp, at ret */
+    DW_CFA_AARCH64_negate_ra_state,     /* x30 is no longer signed */
+};
+
+#else
+#  error "perf trampolines are only supported on x86-64 and aarch64"
+#endif
+
+/* The .eh_frame_hdr: 4 bytes of version and encodings, eh_frame_ptr,
+   fde_count, and one table entry of two 4-byte values. */
+#define EH_FRAME_HDR_SIZE 20
+/* Room for .eh_frame and .eh_frame_hdr: 76 bytes on x86-64, 84 on
+   aarch64. */
+#define UNWIND_DATA_MAX 128
+
+/* A bounded byte writer for the unwinding data. */
+typedef struct {
+    uint8_t data[UNWIND_DATA_MAX];
+    size_t len;
+    int overflow;
+} byte_writer;
+
+static void
+bw_u8(byte_writer *w, uint8_t value)
 {
-    _PyPerf_SetError("the jitdump backend is not built yet");
+    if (w->len >= sizeof(w->data)) {
+        w->overflow = 1;
+        return;
+    }
+    w->data[w->len++] = value;
+}
+
+static void
+bw_bytes(byte_writer *w, const uint8_t *data, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        bw_u8(w, data[i]);
+    }
+}
+
+/* Host endian, like the rest of the dump and the image perf builds. */
+static void
+bw_u32(byte_writer *w, uint32_t value)
+{
+    uint8_t raw[4];
+    memcpy(raw, &value, sizeof(raw));
+    bw_bytes(w, raw, sizeof(raw));
+}
+
+static void
+bw_s32(byte_writer *w, int32_t value)
+{
+    bw_u32(w, (uint32_t)value);
+}
+
+static void
+bw_uleb128(byte_writer *w, uint32_t value)
+{
+    do {
+        uint8_t byte = value & 0x7f;
+        value >>= 7;
+        bw_u8(w, value ? (byte | 0x80) : byte);
+    } while (value);
+}
+
+static void
+bw_sleb128(byte_writer *w, int32_t value)
+{
+    for (;;) {
+        uint8_t byte = value & 0x7f;
+        /* Floor division by 128: a portable arithmetic shift. */
+        value = value >= 0 ? value / 128 : -((-value + 127) / 128);
+        if ((value == 0 && !(byte & 0x40))
+            || (value == -1 && (byte & 0x40)))
+        {
+            bw_u8(w, byte);
+            return;
+        }
+        bw_u8(w, byte | 0x80);
+    }
+}
+
+/* Pad the CIE or FDE that starts at 'start' with DW_CFA_nop to a multiple
+   of 8 bytes (length field included), then store its length. */
+static void
+bw_finish_entry(byte_writer *w, size_t start)
+{
+    while ((w->len - start) % 8 != 0) {
+        bw_u8(w, DW_CFA_nop);
+    }
+    if (w->overflow) {
+        return;
+    }
+    uint32_t length = (uint32_t)(w->len - start - 4);
+    memcpy(w->data + start, &length, sizeof(length));
+}
+
+static size_t
+round_up_eh_frame(size_t code_size)
+{
+    return (code_size + PERF_EH_FRAME_ALIGN - 1)
+           & ~(size_t)(PERF_EH_FRAME_ALIGN - 1);
+}
+
+/* The bytes the FDE covers: the stub's instructions only.  The rest of
+   the reported code is the slot's padding and tag, data that is never
+   executed: no sample and no return address can point into it, so rules
+   for it would describe nothing. */
+static size_t
+stub_fde_size(size_t code_size)
+{
+    Py_BUILD_ASSERT(CFI_STUB_SIZE == _PyPerf_STUB_SIZE);
+    return code_size < CFI_STUB_SIZE ? code_size : CFI_STUB_SIZE;
+}
+
+/* Build .eh_frame (one CIE, one FDE) and .eh_frame_hdr for code_size
+   bytes of code.  In the image perf builds, the code starts at T,
+   .eh_frame at E = T + round_up(code_size, 8) and .eh_frame_hdr at
+   H = E + eh_frame_size.  There is no zero terminator: .eh_frame_hdr
+   finds the FDE, and the section size ends .eh_frame.  Return
+   eh_frame_size, or 0 if the data does not fit. */
+static size_t
+build_unwind_data(byte_writer *w, size_t code_size)
+{
+    w->len = 0;
+    w->overflow = 0;
+    if (code_size > INT32_MAX / 2) {
+        return 0;
+    }
+    int32_t text_gap = (int32_t)round_up_eh_frame(code_size);
+
+    /* CIE */
+    size_t cie = w->len;
+    bw_u32(w, 0);                       /* length, set by finish_entry */
+    bw_u32(w, 0);                       /* CIE id: 0 in .eh_frame */
+    bw_u8(w, 1);                        /* version */
+    bw_bytes(w, (const uint8_t *)"zR", 3);  /* augmentation, with NUL */
+    bw_uleb128(w, CFI_CODE_ALIGN);      /* code alignment factor */
+    bw_sleb128(w, CFI_DATA_ALIGN);      /* data alignment factor */
+    bw_u8(w, CFI_RA_COLUMN);            /* return address column */
+    bw_uleb128(w, 1);                   /* augmentation data length */
+    bw_u8(w, DW_EH_PE_pcrel | DW_EH_PE_sdata4);  /* FDE pointer encoding */
+    bw_bytes(w, cie_instructions, sizeof(cie_instructions));
+    bw_finish_entry(w, cie);
+
+    /* FDE */
+    size_t fde = w->len;
+    bw_u32(w, 0);                       /* length, set by finish_entry */
+    bw_u32(w, (uint32_t)(w->len - cie));    /* CIE pointer: back to it */
+    /* pc_begin, pc-relative: from this field at E + w->len back to T. */
+    bw_s32(w, -(text_gap + (int32_t)w->len));
+    bw_u32(w, (uint32_t)stub_fde_size(code_size));    /* pc_range */
+    bw_uleb128(w, 0);                   /* augmentation data length */
+    bw_bytes(w, fde_instructions, sizeof(fde_instructions));
+    bw_finish_entry(w, fde);
+    int32_t eh_frame_size = (int32_t)w->len;
+
+    /* .eh_frame_hdr: a binary search table with one entry. */
+    bw_u8(w, 1);                        /* version */
+    bw_u8(w, DW_EH_PE_pcrel | DW_EH_PE_sdata4);    /* eh_frame_ptr_enc */
+    bw_u8(w, DW_EH_PE_udata4);                      /* fde_count_enc */
+    bw_u8(w, DW_EH_PE_datarel | DW_EH_PE_sdata4);  /* table_enc */
+    /* eh_frame_ptr, pc-relative: from this field at H + 4 back to E. */
+    bw_s32(w, -(eh_frame_size + 4));
+    bw_u32(w, 1);                       /* fde_count */
+    /* The table is relative to H: initial location T, then the FDE. */
+    bw_s32(w, -(text_gap + eh_frame_size));
+    bw_s32(w, (int32_t)fde - eh_frame_size);
+
+    if (w->overflow || w->len != (size_t)eh_frame_size + EH_FRAME_HDR_SIZE) {
+        return 0;
+    }
+    return (size_t)eh_frame_size;
+}
+
+/* How many bytes behind the code perf should map for the unwinding data.
+
+   perf inject turns a CODE_LOAD into an mmap event of round_up(code_size,
+   8) + mapped_size bytes at code_addr, and perf 6.1 as Debian builds it
+   (DWARF unwinding by libunwind) reads the .eh_frame_hdr table and the FDE
+   at those addresses, through whatever mapping perf has there, not from
+   the image of the code.  Measured with the harness (4 nested trampolines
+   under --call-graph dwarf):
+   * slots of 128 bytes, mapped_size = unwinding_size: every sample is
+     unwound through the stubs by this CFI into the caller (main()); with
+     the CFI flattened or removed, the walk stops at the first stub;
+   * slots of 32 bytes: the range covers the following slots, whose own
+     mmap events cut it short (or, if they were described first, as a fork
+     child does in call order, lose their names to it), and libunwind
+     reads a neighbour's bytes as the table: the walk stops at the
+     outermost trampoline.  With mapped_size = 0 instead the table lookup
+     finds no mapping and libunwind falls back to the frame-pointer chain,
+     which the stub keeps: it works on x86-64 whatever the CFI says.
+   So the bytes are claimed only when they fit in the trampoline's slot,
+   and names are never put at risk.  DWARF unwinding proper needs
+   _PyPerf_SLOT_SIZE >= round_up(_PyPerf_SLOT_CODE_SIZE, 8) + the
+   unwinding data (24 + 76 on x86-64, 40 + 84 on aarch64): 128. */
+static uint64_t
+unwind_mapped_size(size_t code_size, size_t unwind_size)
+{
+    if (round_up_eh_frame(code_size) + unwind_size > _PyPerf_SLOT_SIZE) {
+        return 0;
+    }
+    return unwind_size;
+}
+
+
+/* ---- State ---- */
+
+/* Flush when this much is pending (a trampoline takes some 350 bytes). */
+#define PERF_JIT_BUFFER_LIMIT (64 * 1024)
+
+/* Everything the backend keeps is in _PyRuntime.perf.jit (struct
+   _perf_jit_state in Include/internal/pycore_perf.h). */
+typedef struct _perf_jit_state perf_jit_state;
+#define perf_jit (_PyRuntime.perf.jit)
+
+
+/* ---- Helpers ---- */
+
+static uint64_t
+monotonic_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static size_t
+align_record(size_t size)
+{
+    return (size + JITDUMP_RECORD_ALIGN - 1)
+           & ~(size_t)(JITDUMP_RECORD_ALIGN - 1);
+}
+
+/* Write size bytes at offset, retrying after short writes and EINTR.
+   Return 0, or -1 with errno set. */
+static int
+write_all_at(int fd, off_t offset, const char *data, size_t size)
+{
+    while (size > 0) {
+        size_t chunk = size < ((size_t)1 << 30) ? size : ((size_t)1 << 30);
+        ssize_t n = pwrite(fd, data, chunk, offset);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        if (n == 0) {
+            errno = EIO;        /* no progress on a regular file */
+            return -1;
+        }
+        data += n;
+        offset += n;
+        size -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Read exactly size bytes at offset.  Return 0, or -1 with errno set. */
+static int
+read_all_at(int fd, off_t offset, char *data, size_t size)
+{
+    while (size > 0) {
+        size_t chunk = size < ((size_t)1 << 30) ? size : ((size_t)1 << 30);
+        ssize_t n = pread(fd, data, chunk, offset);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        if (n == 0) {
+            errno = EIO;        /* shorter than it was */
+            return -1;
+        }
+        data += n;
+        offset += n;
+        size -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Make room for 'extra' more bytes in the record buffer. */
+static int
+buffer_reserve(perf_jit_state *st, size_t extra)
+{
+    if (extra > (size_t)PY_SSIZE_T_MAX - st->buf_len) {
+        _PyPerf_SetError("perf_jit: record buffer too large");
+        return -1;
+    }
+    size_t needed = st->buf_len + extra;
+    if (needed <= st->buf_size) {
+        return 0;
+    }
+    size_t new_size = st->buf_size ? st->buf_size : PERF_JIT_BUFFER_LIMIT;
+    while (new_size < needed) {
+        new_size = new_size > (size_t)PY_SSIZE_T_MAX / 2 ? needed
+                                                         : new_size * 2;
+    }
+    char *buf = PyMem_RawRealloc(st->buf, new_size);
+    if (buf == NULL) {
+        _PyPerf_SetError("perf_jit: out of memory for the record buffer");
+        return -1;
+    }
+    st->buf = buf;
+    st->buf_size = new_size;
+    return 0;
+}
+
+/* Append to the buffer, in room reserved by buffer_reserve(). */
+static void
+buffer_append(perf_jit_state *st, const void *data, size_t size)
+{
+    memcpy(st->buf + st->buf_len, data, size);
+    st->buf_len += size;
+}
+
+static void
+buffer_append_zeros(perf_jit_state *st, size_t size)
+{
+    memset(st->buf + st->buf_len, 0, size);
+    st->buf_len += size;
+}
+
+static void
+buffer_free(perf_jit_state *st)
+{
+    PyMem_RawFree(st->buf);
+    st->buf = NULL;
+    st->buf_len = 0;
+    st->buf_size = 0;
+}
+
+/* Forget the output of another process (the parent, in a fork child)
+   without writing anything to it. */
+static void
+drop_inherited_output(perf_jit_state *st)
+{
+    if (st->fd >= 0) {
+        /* Closing our copy of the descriptor leaves the file alone. */
+        (void)close(st->fd);
+        st->fd = -1;
+    }
+    buffer_free(st);
+    st->pid = 0;
+    st->path[0] = '\0';
+    st->file_size = 0;
+    st->data_end = 0;
+    st->broken = 0;
+}
+
+/* Write the buffer at the end of the file.  On failure the file is cut
+   back to its last complete record and the buffer is kept. */
+static int
+flush_buffer(perf_jit_state *st)
+{
+    if (st->buf_len == 0) {
+        return 0;
+    }
+    if (st->broken) {
+        _PyPerf_SetError("perf_jit: %s ends with a torn record; "
+                         "not writing to it", st->path);
+        return -1;
+    }
+    if (st->fd < 0) {
+        _PyPerf_SetError("perf_jit: no jitdump file is open");
+        return -1;
+    }
+    if (write_all_at(st->fd, st->file_size, st->buf, st->buf_len) < 0) {
+        int err = errno;
+        if (ftruncate(st->fd, st->file_size) < 0) {
+            st->broken = 1;
+            _PyPerf_SetError("perf_jit: cannot write %s (%s), nor cut it "
+                             "back to its last complete record (%s)",
+                             st->path, strerror(err), strerror(errno));
+        }
+        else {
+            _PyPerf_SetError("perf_jit: cannot write %s: %s",
+                             st->path, strerror(err));
+        }
+        return -1;
+    }
+    st->file_size += (off_t)st->buf_len;
+    st->data_end = st->file_size;
+    st->buf_len = 0;
+    if (st->buf_size > 4 * PERF_JIT_BUFFER_LIMIT) {
+        /* Give back the memory of a burst (a persist-after-fork copy). */
+        buffer_free(st);
+    }
+    return 0;
+}
+
+
+/* ---- The file ---- */
+
+/* Map the first page of the file PROT_READ|PROT_EXEC: perf record logs
+   this mmap, and perf inject finds the dump through it. */
+static int
+map_marker(perf_jit_state *st)
+{
+    long page_size = sysconf(_SC_PAGESIZE);
+    if (page_size <= 0) {
+        page_size = 4096;
+    }
+    void *addr = mmap(NULL, (size_t)page_size, PROT_READ | PROT_EXEC,
+                      MAP_PRIVATE, st->fd, 0);
+    if (addr == MAP_FAILED) {
+        _PyPerf_SetError("perf_jit: cannot map %s executable (%s); "
+                         "is /tmp mounted noexec?",
+                         st->path, strerror(errno));
+        return -1;
+    }
+    st->marker = addr;
+    return 0;
+}
+
+/* Create /tmp/jit-<pid>.dump for the current process, write the header
+   and map the first page. */
+static int
+create_file(perf_jit_state *st)
+{
+    pid_t pid = getpid();
+    (void)snprintf(st->path, sizeof(st->path), "/tmp/jit-%ld.dump",
+                   (long)pid);
+    /* O_RDWR, not O_WRONLY: mmap() needs a readable descriptor.  O_EXCL
+       fails on any existing name, symlinks included; O_NOFOLLOW says so
+       once more. */
+    int fd = open(st->path,
+                  O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST) {
+            _PyPerf_SetError("perf_jit: %s already exists (left by an "
+                             "earlier process, or not ours); refusing to "
+                             "use it", st->path);
+        }
+        else {
+            _PyPerf_SetError("perf_jit: cannot create %s: %s",
+                             st->path, strerror(errno));
+        }
+        st->path[0] = '\0';
+        return -1;
+    }
+    st->fd = fd;
+    st->pid = pid;
+
+    jitdump_header header;
+    memset(&header, 0, sizeof(header));
+    header.magic = JITDUMP_MAGIC;
+    header.version = JITDUMP_VERSION;
+    header.total_size = sizeof(header);
+    header.elf_mach = _PyPerf_ELF_MACHINE;
+    header.pad1 = 0;
+    header.pid = (uint32_t)pid;
+    header.timestamp = monotonic_ns();
+    header.flags = 0;
+
+    struct stat info;
+    if (write_all_at(fd, 0, (const char *)&header, sizeof(header)) < 0) {
+        _PyPerf_SetError("perf_jit: cannot write %s: %s",
+                         st->path, strerror(errno));
+        goto error;
+    }
+    if (fstat(fd, &info) < 0) {
+        _PyPerf_SetError("perf_jit: cannot stat %s: %s",
+                         st->path, strerror(errno));
+        goto error;
+    }
+    /* The header first, then the mapping: the mapped page is never
+       entirely beyond the end of the file. */
+    if (map_marker(st) < 0) {
+        goto error;
+    }
+    st->dev = info.st_dev;
+    st->ino = info.st_ino;
+    st->file_size = sizeof(header);
+    st->data_end = sizeof(header);
+    st->broken = 0;
+    return 0;
+
+error:
+    /* This process created the file, so it is ours to remove: perf has no
+       use for a file it never saw mapped, and it would block the name. */
+    (void)unlink(st->path);
+    (void)close(fd);
+    st->fd = -1;
+    st->pid = 0;
+    st->path[0] = '\0';
     return -1;
 }
-static int jit_write(const _PyPerf_CodeInfo *info) { return jit_unavailable(); }
-static int jit_ok(void) { return 0; }
-static int jit_fork(int persist) { return 0; }
+
+/* Reopen the file this process created and closed with close(), if the
+   name still leads to it.  The CODE_CLOSE at its end is cut off, so it
+   stays the last record. */
+static int
+reopen_file(perf_jit_state *st)
+{
+    int fd = open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        _PyPerf_SetError("perf_jit: cannot reopen %s: %s",
+                         st->path, strerror(errno));
+        return -1;
+    }
+    struct stat info;
+    if (fstat(fd, &info) < 0) {
+        _PyPerf_SetError("perf_jit: cannot stat %s: %s",
+                         st->path, strerror(errno));
+        (void)close(fd);
+        return -1;
+    }
+    if (!S_ISREG(info.st_mode) || info.st_dev != st->dev
+        || info.st_ino != st->ino || info.st_size != st->file_size)
+    {
+        _PyPerf_SetError("perf_jit: %s was replaced or changed since it "
+                         "was closed; refusing to use it", st->path);
+        (void)close(fd);
+        return -1;
+    }
+    if (st->data_end != st->file_size) {
+        if (ftruncate(fd, st->data_end) < 0) {
+            _PyPerf_SetError("perf_jit: cannot truncate %s: %s",
+                             st->path, strerror(errno));
+            (void)close(fd);
+            return -1;
+        }
+        st->file_size = st->data_end;
+    }
+    /* The mapping made at creation is still there. */
+    st->fd = fd;
+    return 0;
+}
+
+
+/* ---- Fork ---- */
+
+/* Hand parent records in buf[0:*len] over to the current process: check
+   that they are whole records, drop any CODE_CLOSE, and put the current
+   pid and tid in each CODE_LOAD.  Return -1 if they are malformed. */
+static int
+rebase_records(char *buf, size_t *len, uint32_t pid, uint32_t tid)
+{
+    size_t in = 0, out = 0;
+    while (in < *len) {
+        jitdump_prefix prefix;
+        if (*len - in < sizeof(prefix)) {
+            return -1;
+        }
+        memcpy(&prefix, buf + in, sizeof(prefix));
+        if (prefix.total_size < sizeof(prefix)
+            || prefix.total_size > *len - in
+            || prefix.id > JIT_CODE_UNWINDING_INFO)
+        {
+            return -1;
+        }
+        size_t size = prefix.total_size;
+        if (prefix.id != JIT_CODE_CLOSE) {
+            memmove(buf + out, buf + in, size);
+            if (prefix.id == JIT_CODE_LOAD) {
+                jitdump_code_load load;
+                if (size < sizeof(load)) {
+                    return -1;
+                }
+                memcpy(&load, buf + out, sizeof(load));
+                load.pid = pid;
+                load.tid = tid;
+                memcpy(buf + out, &load, sizeof(load));
+            }
+            out += size;
+        }
+        in += size;
+    }
+    *len = out;
+    return 0;
+}
+
+/* Set the timestamp of every record in buf[0:len], checked by
+   rebase_records(), to now. */
+static void
+restamp_records(char *buf, size_t len, uint64_t now)
+{
+    size_t off = 0;
+    while (off < len) {
+        jitdump_prefix prefix;
+        memcpy(&prefix, buf + off, sizeof(prefix));
+        prefix.timestamp = now;
+        memcpy(buf + off, &prefix, sizeof(prefix));
+        off += prefix.total_size;
+    }
+}
+
+/* Persist-after-fork, in the child: create the child's file and start it
+   with the records the parent had at fork time, those on disk followed by
+   those still buffered.  The parent's file is only read: through the
+   inherited descriptor if the parent's output was open, else by name
+   after checking that it is still the parent's file. */
+static int
+copy_parent_output(perf_jit_state *st)
+{
+    int fd = st->fd;
+    int own_fd = 0;
+    size_t disk = 0;
+    if (st->data_end > (off_t)sizeof(jitdump_header)) {
+        disk = (size_t)(st->data_end - (off_t)sizeof(jitdump_header));
+    }
+    if (fd < 0 && disk > 0) {
+        struct stat info;
+        fd = open(st->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &info) < 0 || !S_ISREG(info.st_mode)
+            || info.st_dev != st->dev || info.st_ino != st->ino
+            || info.st_size < st->data_end)
+        {
+            _PyPerf_SetError("perf_jit: cannot read the parent's %s",
+                             st->path);
+            if (fd >= 0) {
+                (void)close(fd);
+            }
+            goto error;
+        }
+        own_fd = 1;
+    }
+
+    size_t pending = st->buf_len;
+    if (buffer_reserve(st, disk) < 0) {
+        goto error;
+    }
+    if (pending > 0) {
+        memmove(st->buf + disk, st->buf, pending);
+    }
+    st->buf_len = 0;
+    if (disk > 0
+        && read_all_at(fd, sizeof(jitdump_header), st->buf, disk) < 0)
+    {
+        _PyPerf_SetError("perf_jit: cannot read the parent's %s: %s",
+                         st->path, strerror(errno));
+        goto error;
+    }
+    st->buf_len = disk + pending;
+    if (rebase_records(st->buf, &st->buf_len, (uint32_t)getpid(),
+                       (uint32_t)PyThread_get_thread_native_id()) < 0)
+    {
+        _PyPerf_SetError("perf_jit: the parent's %s is malformed; "
+                         "not copying it", st->path);
+        goto error;
+    }
+
+    /* Done with the parent's file. */
+    if (own_fd) {
+        (void)close(fd);
+        own_fd = 0;
+    }
+    if (st->fd >= 0) {
+        (void)close(st->fd);
+        st->fd = -1;
+    }
+    st->pid = 0;
+    if (create_file(st) < 0) {
+        goto error;
+    }
+    /* Not older than the child's header, nor than its fork. */
+    restamp_records(st->buf, st->buf_len, monotonic_ns());
+    return flush_buffer(st);
+
+error:
+    if (own_fd) {
+        (void)close(fd);
+    }
+    drop_inherited_output(st);
+    return -1;
+}
+
+
+/* ---- Backend callbacks ---- */
+
+static int
+perf_jit_open(void)
+{
+    perf_jit_state *st = &perf_jit;
+    pid_t pid = getpid();
+    if (st->pid != 0 && st->pid != pid) {
+        /* A fork child whose manager did not call after_fork_child(). */
+        drop_inherited_output(st);
+    }
+    if (st->fd >= 0) {
+        return 0;
+    }
+    if (st->pid == pid) {
+        return reopen_file(st);
+    }
+    return create_file(st);
+}
+
+static int
+perf_jit_write_code(const _PyPerf_CodeInfo *info)
+{
+    Py_BUILD_ASSERT(sizeof(jitdump_header) == 40);
+    Py_BUILD_ASSERT(sizeof(jitdump_prefix) == 16);
+    Py_BUILD_ASSERT(sizeof(jitdump_code_load) == 56);
+    Py_BUILD_ASSERT(sizeof(jitdump_debug_info) == 32);
+    Py_BUILD_ASSERT(sizeof(jitdump_debug_entry) == 16);
+    Py_BUILD_ASSERT(sizeof(jitdump_unwinding_info) == 40);
+
+    perf_jit_state *st = &perf_jit;
+    if (perf_jit_open() < 0) {
+        return -1;
+    }
+
+    byte_writer unwind;
+    size_t eh_frame_size = build_unwind_data(&unwind, info->code_size);
+    if (eh_frame_size == 0) {
+        _PyPerf_SetError("perf_jit: cannot describe %zu bytes of code",
+                         info->code_size);
+        return -1;
+    }
+
+    /* A line table needs a file name; without one, no CODE_DEBUG_INFO. */
+    size_t filename_size = strlen(info->filename) + 1;
+    int with_lines = filename_size > 1;
+    size_t name_size = strlen(info->name) + 1;
+    /* Record sizes, padding included. */
+    size_t debug_rec = 0;
+    if (with_lines) {
+        debug_rec = align_record(sizeof(jitdump_debug_info)
+                                 + 2 * (sizeof(jitdump_debug_entry)
+                                        + filename_size));
+    }
+    size_t unwind_rec = align_record(sizeof(jitdump_unwinding_info)
+                                     + unwind.len);
+    size_t load_rec = align_record(sizeof(jitdump_code_load) + name_size
+                                   + info->code_size);
+    if (debug_rec > UINT32_MAX || load_rec > UINT32_MAX) {
+        _PyPerf_SetError("perf_jit: name too long for a jitdump record");
+        return -1;
+    }
+    /* Reserve first: the three records go into the buffer together. */
+    if (buffer_reserve(st, debug_rec + unwind_rec + load_rec) < 0) {
+        return -1;
+    }
+
+    uint64_t now = monotonic_ns();
+    uint64_t code_addr = (uint64_t)(uintptr_t)info->code_addr;
+    size_t start;
+
+    /* CODE_DEBUG_INFO.  perf 6.1 ends the line sequence at the address of
+       the last entry, so a single entry at the start would cover no byte:
+       a second one at the end of the code closes the range. */
+    if (with_lines) {
+        start = st->buf_len;
+        jitdump_debug_info debug = {
+            .p = {.id = JIT_CODE_DEBUG_INFO,
+                  .total_size = (uint32_t)debug_rec, .timestamp = now},
+            .code_addr = code_addr,
+            .nr_entry = 2,
+        };
+        jitdump_debug_entry entry = {
+            .addr = code_addr,
+            .lineno = info->lineno > 0 ? (uint32_t)info->lineno : 0,
+            .discrim = 0,
+        };
+        buffer_append(st, &debug, sizeof(debug));
+        buffer_append(st, &entry, sizeof(entry));
+        buffer_append(st, info->filename, filename_size);
+        entry.addr = code_addr + info->code_size;
+        buffer_append(st, &entry, sizeof(entry));
+        buffer_append(st, info->filename, filename_size);
+        buffer_append_zeros(st, debug_rec - (st->buf_len - start));
+    }
+
+    /* CODE_UNWINDING_INFO */
+    start = st->buf_len;
+    jitdump_unwinding_info unwinding = {
+        .p = {.id = JIT_CODE_UNWINDING_INFO,
+              .total_size = (uint32_t)unwind_rec, .timestamp = now},
+        .unwinding_size = unwind.len,
+        .eh_frame_hdr_size = unwind.len - eh_frame_size,
+        .mapped_size = unwind_mapped_size(info->code_size, unwind.len),
+    };
+    buffer_append(st, &unwinding, sizeof(unwinding));
+    buffer_append(st, unwind.data, unwind.len);
+    buffer_append_zeros(st, unwind_rec - (st->buf_len - start));
+
+    /* CODE_LOAD: the padding goes between the name and the code. */
+    jitdump_code_load load = {
+        .p = {.id = JIT_CODE_LOAD, .total_size = (uint32_t)load_rec,
+              .timestamp = now},
+        .pid = (uint32_t)st->pid,
+        .tid = (uint32_t)PyThread_get_thread_native_id(),
+        .vma = code_addr,
+        .code_addr = code_addr,
+        .code_size = info->code_size,
+        .code_index = st->code_index++,
+    };
+    buffer_append(st, &load, sizeof(load));
+    buffer_append(st, info->name, name_size);
+    buffer_append_zeros(st, load_rec - sizeof(load) - name_size
+                            - info->code_size);
+    buffer_append(st, info->code_addr, info->code_size);
+
+    if (st->buf_len >= PERF_JIT_BUFFER_LIMIT) {
+        return flush_buffer(st);
+    }
+    return 0;
+}
+
+static int
+perf_jit_flush(void)
+{
+    perf_jit_state *st = &perf_jit;
+    if (st->pid != getpid()) {
+        /* Nothing of this process yet (a fork child). */
+        if (st->pid != 0) {
+            drop_inherited_output(st);
+        }
+        return 0;
+    }
+    return flush_buffer(st);
+}
+
+static int
+perf_jit_close(void)
+{
+    perf_jit_state *st = &perf_jit;
+    if (st->pid != getpid()) {
+        if (st->pid != 0) {
+            drop_inherited_output(st);
+        }
+        return 0;
+    }
+    if (st->fd < 0) {
+        return 0;               /* closed already */
+    }
+    int res = 0;
+    jitdump_prefix close_record = {
+        .id = JIT_CODE_CLOSE,
+        .total_size = sizeof(close_record),
+        .timestamp = monotonic_ns(),
+    };
+    if (buffer_reserve(st, sizeof(close_record)) < 0) {
+        /* No room for CODE_CLOSE: write the records at least. */
+        (void)flush_buffer(st);
+        res = -1;
+    }
+    else {
+        buffer_append(st, &close_record, sizeof(close_record));
+        off_t records_end = st->file_size + (off_t)st->buf_len
+                            - (off_t)sizeof(close_record);
+        if (flush_buffer(st) < 0) {
+            res = -1;
+        }
+        else {
+            st->data_end = records_end;
+        }
+    }
+    /* Records that could not be written are dropped at shutdown; the file
+       still ends on a record boundary. */
+    buffer_free(st);
+    (void)close(st->fd);
+    st->fd = -1;
+    return res;
+}
+
+static int
+perf_jit_after_fork_child(int persist)
+{
+    perf_jit_state *st = &perf_jit;
+    if (st->pid == getpid()) {
+        return 0;               /* not a child of the output's owner */
+    }
+    if (st->pid == 0) {
+        /* The parent had no file; a buffer without a file is empty. */
+        buffer_free(st);
+        return 0;
+    }
+    if (!persist || st->broken) {
+        /* The child's own file comes with its first open() or
+           write_code(). */
+        drop_inherited_output(st);
+        return 0;
+    }
+    return copy_parent_output(st);
+}
+
 const _PyPerf_Backend _PyPerf_JitBackend = {
-    "perf_jit", jit_unavailable, jit_write, jit_ok, jit_ok, jit_fork,
+    "perf_jit",
+    perf_jit_open,
+    perf_jit_write_code,
+    perf_jit_flush,
+    perf_jit_close,
+    perf_jit_after_fork_child,
 };
-#endif
+
+#endif  /* PY_HAVE_PERF_TRAMPOLINE */

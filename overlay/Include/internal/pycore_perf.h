@@ -49,19 +49,22 @@ typedef PyObject *(*_PyPerf_TrampolineFunc)(PyThreadState *,
    at _PyPerf_SLOT_TAG_OFFSET, by its own 8-byte slot number (host endian),
    so that no two slots have identical bytes (perf derives a jitted image's
    build-id from its code bytes alone).  _PyPerf_SLOT_CODE_SIZE bytes from
-   the slot start are reported to perf as the function's code. */
+   the slot start are reported to perf as the function's code.  A slot is
+   128 bytes: perf 6.1 (libunwind) reads a jitted function's unwinding
+   information through the address range behind its code, so the rest of
+   the slot must be room for it (see Python/perf_jit_trampoline.c). */
 #if defined(__x86_64__)
    /* endbr64; push %rbp; mov %rsp,%rbp; call *%rcx; pop %rbp; ret */
 #  define _PyPerf_STUB_SIZE 12
 #  define _PyPerf_SLOT_TAG_OFFSET 16
-#  define _PyPerf_SLOT_SIZE 32
+#  define _PyPerf_SLOT_SIZE 128
 #  define _PyPerf_ELF_MACHINE 62        /* EM_X86_64 */
 #elif defined(__aarch64__)
    /* bti c; paciasp; stp x29,x30,[sp,#-16]!; mov x29,sp; blr x3;
       ldp x29,x30,[sp],#16; autiasp; ret */
 #  define _PyPerf_STUB_SIZE 32
 #  define _PyPerf_SLOT_TAG_OFFSET 32
-#  define _PyPerf_SLOT_SIZE 48
+#  define _PyPerf_SLOT_SIZE 128
 #  define _PyPerf_ELF_MACHINE 183       /* EM_AARCH64 */
 #endif
 #define _PyPerf_SLOT_CODE_SIZE (_PyPerf_SLOT_TAG_OFFSET + 8)
@@ -167,6 +170,37 @@ struct _perf_map_state {
     int64_t dirty_ns;           /* when buf became non-empty, or 0 */
 };
 
+/* The jitdump writer (Python/perf_jit_trampoline.c). */
+struct _perf_jit_state {
+    /* Descriptor of this process's dump, or -1. */
+    int fd;
+    /* The process that created the file named by 'path', or 0.  In a fork
+       child it is the parent's pid until after_fork_child() runs. */
+    long pid;
+    char path[64];
+    /* Identity of the file this process created, checked on reopening. */
+    uint64_t dev;
+    uint64_t ino;
+    /* End of the complete records on disk (file_size), and end of the
+       last one that is not the final CODE_CLOSE (data_end). */
+    int64_t file_size;
+    int64_t data_end;
+    /* The PROT_EXEC mapping of the first page of 'path'; never unmapped.
+       In a fork child it may be the parent's, also left alone. */
+    void *marker;
+    /* Complete records not written yet. */
+    char *buf;
+    size_t buf_len;
+    size_t buf_size;
+    /* code_index of the next CODE_LOAD. */
+    uint64_t code_index;
+    /* A failed write could not be truncated away: the file ends with a
+       torn record and is never written again. */
+    int broken;
+};
+
+#define _perf_jit_state_INIT { .fd = -1, .code_index = 1, }
+
 #ifdef PY_HAVE_PERF_TRAMPOLINE
 #  define _perf_map_state_INIT \
     { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, }
@@ -195,10 +229,15 @@ struct _perf_runtime_state {
     uint64_t next_slot;         /* slot number of the next trampoline */
     char error[256];            /* last _PyPerf_SetError() message */
     struct _perf_map_state map;
+    struct _perf_jit_state jit;
 };
 
 #define _perf_runtime_state_INIT \
-    { .output_gen = 1, .map = _perf_map_state_INIT, }
+    { \
+        .output_gen = 1, \
+        .map = _perf_map_state_INIT, \
+        .jit = _perf_jit_state_INIT, \
+    }
 
 #ifdef __cplusplus
 }
