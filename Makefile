@@ -57,3 +57,7 @@ distclean: clean
 
 deps:
 	tools/deps.sh
+
+# Further targets, one file per area (benchmarks, cross-architecture and
+# sanitizer checks, ...): see mk/README.
+-include mk/*.mk
