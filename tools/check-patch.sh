@@ -13,6 +13,9 @@
 # than config.status, which cannot happen after a fresh ./configure.  So
 # no timestamp fix-up is needed after patching.)
 #
+# The patched tree must also equal pristine + overlay/ + patches/series, the
+# tree make all builds.
+#
 # The perf checks run once the project carries any change (tools/lib.sh:
 # feature_expected); with empty overlay/ and series only the build is checked.
 . "$(dirname "$0")/lib.sh"
@@ -39,6 +42,16 @@ else
 fi
 leftovers=$(find . -name '*.rej' -o -name '*.orig')
 [ -z "$leftovers" ] || die "patch left reject/backup files: $leftovers"
+
+# The result must be exactly what make all builds from: pristine + overlay/
+# + series (contents and executable bits).
+patched_tree "$TMP/reference"
+diff -r "$TMP/reference" "$tree" >"$TMP/tree.diff" \
+    || { head -n 40 "$TMP/tree.diff"; die "the patched tree differs from pristine + overlay/ + patches/series"; }
+executables() { (cd "$1" && find . -type f -perm -u+x | LC_ALL=C sort); }
+[ "$(executables "$TMP/reference")" = "$(executables "$tree")" ] \
+    || die "executable bits differ from pristine + overlay/ + patches/series"
+rm -rf "$TMP/reference"
 
 find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum >"$TMP/before.sha256"
 
