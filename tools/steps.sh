@@ -22,7 +22,7 @@ steps_begin() {
 step() {
     local name=$1 start=$SECONDS st result
     shift
-    printf '\n===== %s\n' "$name"
+    printf '\n[step] %s\n' "$name"
     set +e
     "$@"
     st=$?
@@ -32,7 +32,7 @@ step() {
         77) result=SKIP ;;
         *) result=FAIL ;;
     esac
-    printf '===== %s: %s (%ss)\n' "$result" "$name" "$((SECONDS - start))"
+    printf '[step] %s: %s (%ss)\n' "$result" "$name" "$((SECONDS - start))"
     printf '%s %s %s\n' "$result" "$((SECONDS - start))" "$name" >>"$STEPS_LOG"
 }
 
@@ -45,7 +45,7 @@ steps_end() {
     passed=$(grep -c '^PASS ' "$STEPS_LOG" || true)
     failed=$(grep -c '^FAIL ' "$STEPS_LOG" || true)
     skipped=$(grep -c '^SKIP ' "$STEPS_LOG" || true)
-    printf '\n===== summary\n'
+    printf '\n[step] summary\n'
     while read -r result secs name; do
         printf '%-4s %5ss  %s\n' "$result" "$secs" "$name"
     done <"$STEPS_LOG"
