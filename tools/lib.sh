@@ -140,7 +140,9 @@ patched_tree() {
 
 # inputs_hash: a hash of everything that determines the contents of build/:
 # the version, CONFIGURE_FLAGS, the overlay files (name, executable bit,
-# content), the series and its patches, and the scripts that do the build.
+# content), the series and its patches, and the code that does the build
+# (tools/build.sh and the functions above, not all of this file: other
+# tools' helpers may be added here without forcing a rebuild).
 inputs_hash() {
     local files names rel name x
     files=$(overlay_files "$REPO") || exit 1
@@ -157,6 +159,8 @@ inputs_hash() {
             [ -f "$REPO/patches/$name" ] || die "patches/series lists $name, but patches/$name does not exist"
             printf 'patch %s %s\n' "$(sha256sum <"$REPO/patches/$name" | cut -d' ' -f1)" "$name"
         done
-        cat "$TOOLS/lib.sh" "$TOOLS/build.sh"
+        declare -f extract_pristine series_patches overlay_files \
+            apply_overlay apply_patches patched_tree
+        cat "$TOOLS/build.sh"
     } | sha256sum | cut -d' ' -f1
 }
