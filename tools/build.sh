@@ -38,10 +38,7 @@ else
 fi
 
 rm -f "$BUILD/.perf311-built"
-# Our own make's MAKEFLAGS would leak variable overrides given to the
-# top-level make (say CFLAGS=...) and a jobserver this make cannot use into
-# CPython's make; the build must depend on CONFIGURE_FLAGS alone.
-(cd "$BUILD" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j"$JOBS") || die "make in build/ failed"
+(cd "$BUILD" && no_makeflags make -j"$JOBS") || die "make in build/ failed"
 [ -x "$BUILD/python" ] || die "make succeeded but build/python is missing"
 echo "$want" >"$BUILD/.perf311-built"
 say "built $BUILD/python"

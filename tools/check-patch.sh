@@ -48,18 +48,17 @@ leftovers=$(find . -name '*.rej' -o -name '*.orig')
 patched_tree "$TMP/reference"
 diff -r "$TMP/reference" "$tree" >"$TMP/tree.diff" \
     || { head -n 40 "$TMP/tree.diff"; die "the patched tree differs from pristine + overlay/ + patches/series"; }
-executables() { (cd "$1" && find . -type f -perm -u+x | LC_ALL=C sort); }
-[ "$(executables "$TMP/reference")" = "$(executables "$tree")" ] \
+[ "$(executable_files "$TMP/reference")" = "$(executable_files "$tree")" ] \
     || die "executable bits differ from pristine + overlay/ + patches/series"
 rm -rf "$TMP/reference"
 
 find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum >"$TMP/before.sha256"
 
 say "./configure (log: configure.log)"
-env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ./configure >"$TMP/configure.log" 2>&1 \
+no_makeflags ./configure >"$TMP/configure.log" 2>&1 \
     || { tail -n 40 "$TMP/configure.log"; die "./configure failed"; }
 say "make -j$JOBS (log: make.log)"
-env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j"$JOBS" >"$TMP/make.log" 2>&1 \
+no_makeflags make -j"$JOBS" >"$TMP/make.log" 2>&1 \
     || { tail -n 60 "$TMP/make.log"; die "make failed"; }
 
 changed=$(sha256sum --check --quiet "$TMP/before.sha256" 2>/dev/null || true)

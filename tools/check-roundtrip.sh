@@ -26,18 +26,16 @@ cp -a "$TMP/committed" "$TMP/repo"
 "$TOOLS/prepare.sh" "$TMP/repo" "$TMP/src"
 "$TOOLS/export.sh" "$TMP/src" "$TMP/repo"
 
-# Executable bits, which diff does not compare.
-modes() { (cd "$1" && find . -type f -perm -u+x | LC_ALL=C sort); }
 fail=0
 if ! diff -ruN "$TMP/committed" "$TMP/repo" >"$TMP/diff"; then
     fail=1
     say "prepare + export changes the committed files:"
     sed "s|$TMP/||g" "$TMP/diff"
 fi
-if [ "$(modes "$TMP/committed")" != "$(modes "$TMP/repo")" ]; then
+if [ "$(executable_files "$TMP/committed")" != "$(executable_files "$TMP/repo")" ]; then
     fail=1
     say "executable files differ: committed vs. exported:"
-    diff <(modes "$TMP/committed") <(modes "$TMP/repo") || true
+    diff <(executable_files "$TMP/committed") <(executable_files "$TMP/repo") || true
 fi
 [ "$fail" = 0 ] || die "round trip is not stable: run make prepare && make export, review and commit the result"
 say "ok: prepare + export reproduces overlay/ and patches/ at HEAD"

@@ -55,6 +55,20 @@ make_temp() {
     fi
 }
 
+# no_makeflags COMMAND...: run COMMAND without our make's MAKEFLAGS.  They
+# would leak variable overrides given to the top-level make (say CFLAGS=...)
+# and a jobserver the child cannot use into CPython's make; a build must
+# depend on CONFIGURE_FLAGS alone.
+no_makeflags() {
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$@"
+}
+
+# executable_files DIR: the files under DIR that have the executable bit,
+# sorted (diff -r does not compare modes).
+executable_files() {
+    (cd "$1" && find . -type f -perm -u+x | LC_ALL=C sort)
+}
+
 # fetch_tarball: make sure $TARBALL exists and has the pinned sha256.
 fetch_tarball() {
     "$TOOLS/fetch-source.sh" "$TARBALL"
@@ -160,7 +174,7 @@ inputs_hash() {
             printf 'patch %s %s\n' "$(sha256sum <"$REPO/patches/$name" | cut -d' ' -f1)" "$name"
         done
         declare -f extract_pristine series_patches overlay_files \
-            apply_overlay apply_patches patched_tree
+            apply_overlay apply_patches patched_tree no_makeflags
         cat "$TOOLS/build.sh"
     } | sha256sum | cut -d' ' -f1
 }
