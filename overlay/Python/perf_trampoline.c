@@ -74,6 +74,7 @@
 
 #ifdef PY_HAVE_PERF_TRAMPOLINE
 #  include <errno.h>              // errno, EINVAL
+#  include <pthread.h>            // pthread_getattr_np()
 #  include <sys/mman.h>           // mmap(), mprotect()
 #  include <time.h>               // clock_gettime()
 #  include <unistd.h>             // sysconf()
@@ -655,12 +656,40 @@ backend_failed(PyThreadState *tstate)
     remove_all_hooks();
 }
 
+__thread uintptr_t _PyPerf_stack_limit
+    __attribute__((tls_model("initial-exec"))) = 0;
+
+/* Keep this much of a thread's stack (at most a quarter of it) for the C
+   code that runs below the deepest trampolined frame. */
+#define STACK_MARGIN (256 * 1024)
+
+static void
+set_stack_limit(void)
+{
+    uintptr_t limit = 1;              /* bounds unknown: no limit */
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            size_t margin = size / 4 < STACK_MARGIN ? size / 4
+                                                    : STACK_MARGIN;
+            limit = (uintptr_t)addr + margin;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    _PyPerf_stack_limit = limit;
+}
+
 /* The PEP 523 hook, and the entry point ceval.c calls for inlined calls.
    Keep the common path short: one co_extra load and one compare. */
 PyObject *
 _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
                   int throwflag)
 {
+    if (_PyPerf_stack_limit == 0) {
+        set_stack_limit();
+    }
     _PyPerfTrampoline *t = code_trampoline(tstate->interp, frame->f_code);
     if (t == NULL || t->written_gen != perf_state.output_gen) {
         t = perf_state.failed ? NULL
@@ -716,10 +745,16 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
         }
         perf_state.error[0] = '\0';
         if (backend->open() < 0) {
-            PyErr_Format(PyExc_OSError,
-                         "cannot activate the %s trampoline backend: %s",
-                         backend->name, perf_state.error);
-            return -1;
+            /* A hostile or full /tmp must not stop the program: say so and
+               go on without trampolines (unless warnings are errors). */
+            if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                                 "perf trampoline (%s backend) not "
+                                 "activated: %s", backend->name,
+                                 perf_state.error) < 0)
+            {
+                return -1;
+            }
+            return 0;
         }
         if (perf_state.backend != backend) {
             perf_state.backend = backend;
@@ -765,7 +800,7 @@ _PyPerf_InitInterpreter(PyThreadState *tstate)
         return status;
     }
     if (_PyPerf_Activate(tstate, which == 2 ? "perf_jit" : "perf") < 0) {
-        /* A hostile or full /tmp must not stop the program: warn. */
+        /* Warnings are errors (-W error): report it, do not stop. */
         PyObject *exc, *val, *tb;
         _PyErr_Fetch(tstate, &exc, &val, &tb);
         PyObject *msg = val ? PyObject_Str(val) : NULL;

@@ -119,6 +119,14 @@ extern int _PyPerfMap_AfterForkChild(int persist);
 extern void _PyPerfMap_MaybeFlush(void);
 
 #ifdef PY_HAVE_PERF_TRAMPOLINE
+/* Per thread: ceval enters a trampoline for an inlined call only while its
+   frame is above this address; deeper, it inlines the call as usual, so
+   that deep pure-Python recursion (which needs no C stack in 3.11) cannot
+   overflow the C stack.  0 until the thread first runs _PyPerf_EvalFrame(),
+   which sets it from the thread's stack bounds. */
+extern __thread uintptr_t _PyPerf_stack_limit
+    __attribute__((tls_model("initial-exec")));
+
 /* The evaluation hook installed in PyInterpreterState.eval_frame while a
    backend is active.  ceval.c compares against it to keep inlined calls. */
 extern PyObject *_PyPerf_EvalFrame(PyThreadState *tstate,

@@ -69,6 +69,23 @@ def remove_perf_files(pid):
     os_helper.unlink(jit_dump_file(pid))
 
 
+def remove_own_stale_files():
+    """preexec_fn of children: pids are reused, and a file left behind by an
+    earlier process with the child's pid must not pass for the child's."""
+    pid = os.getpid()
+    for path in (perf_map_file(pid), jit_dump_file(pid)):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+# The same for a command run by perf: sh execs the command in its own pid.
+STALE_FILES_WRAPPER = ["/bin/sh", "-c",
+                       'rm -f "/tmp/perf-$$.map" "/tmp/jit-$$.dump"; '
+                       'exec "$@"', "sh"]
+
+
 def child_env(**overrides):
     """The environment for a child: ours, minus the perf switches."""
     env = dict(os.environ)
@@ -145,11 +162,13 @@ class PerfTestCase(unittest.TestCase):
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE,
-                                env=child_env(**(env or {})))
+                                env=child_env(**(env or {})),
+                                preexec_fn=remove_own_stale_files)
         self.track_pid(proc.pid)
         with proc:
             try:
-                out, err = proc.communicate(stdin, timeout=support.SHORT_TIMEOUT)
+                out, err = proc.communicate(stdin,
+                                            timeout=support.SHORT_TIMEOUT)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 out, err = proc.communicate()
@@ -165,9 +184,11 @@ class PerfTestCase(unittest.TestCase):
                       f"{cmd}\nstdout:\n{out}\nstderr:\n{err}")
         return ChildResult(proc.returncode, out, err, proc.pid)
 
-    def run_script(self, source, *options, env=None, rc=0, name="script"):
+    def run_script(self, source, *options, args=(), env=None, rc=0,
+                   name="script"):
         script = self.make_script(source, name)
-        return script, self.run_python(*options, script, env=env, rc=rc)
+        return script, self.run_python(*options, script, *args, env=env,
+                                       rc=rc)
 
     @staticmethod
     def child_pids(out):
@@ -802,14 +823,12 @@ class TestPerfMap(PerfTestCase):
             os.symlink(target, f"/tmp/perf-{os.getpid()}.map")
             def f(n):
                 return n + 1
-            try:
-                sys.activate_stack_trampoline("perf")
-            except (OSError, RuntimeError) as exc:
-                print(f"activate_error={type(exc).__name__}")
+            # Refused with a warning; the program goes on untrampolined.
+            sys.activate_stack_trampoline("perf")
             total = sum(f(i) for i in range(100))
             sys.deactivate_stack_trampoline()
             print(f"total={total}")
-            """.replace("sys.argv[1]", repr(target)))
+            """, args=[target])
         self.assertEqual(self.values(res.out)["total"], str(5050))
         with open(target) as f:
             self.assertEqual(f.read(), "untouched\n")
@@ -830,10 +849,8 @@ class TestPerfMap(PerfTestCase):
             os.chown(path, 65534, 65534)
             def f(n):
                 return n * 2
-            try:
-                sys.activate_stack_trampoline("perf")
-            except (OSError, RuntimeError) as exc:
-                print(f"activate_error={type(exc).__name__}")
+            # Refused with a warning; the program goes on untrampolined.
+            sys.activate_stack_trampoline("perf")
             total = sum(f(i) for i in range(100))
             sys.deactivate_stack_trampoline()
             print(f"total={total}")
@@ -861,7 +878,7 @@ class TestPerfMap(PerfTestCase):
         proc = subprocess.Popen(
             [sys.executable, "-X", "perf", script],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env=child_env())
+            env=child_env(), preexec_fn=remove_own_stale_files)
         self.track_pid(proc.pid)
         with proc:
             try:
@@ -869,6 +886,45 @@ class TestPerfMap(PerfTestCase):
                 with open(perf_map_file(proc.pid), encoding="utf-8") as f:
                     content = f.read()
                 self.assertIn(f" py::visible_before_exit:{script}\n", content)
+            finally:
+                proc.stdin.write(b"\n")
+                proc.stdin.close()
+                proc.wait(timeout=support.SHORT_TIMEOUT)
+        self.assertEqual(proc.returncode, 0)
+
+    def test_flushed_at_os_exit(self):
+        script, res = self.run_script("""
+            import os
+            def before_os_exit():
+                return 1
+            before_os_exit()
+            os._exit(0)
+            """, "-X", "perf")
+        self.assertIn(f"py::before_os_exit:{script}",
+                      self.map_names(self.read_perf_map(res.pid)))
+
+    def test_flushed_at_deactivation(self):
+        script = self.make_script("""
+            import sys
+            def before_deactivation():
+                return 1
+            sys.activate_stack_trampoline("perf")
+            before_deactivation()
+            sys.deactivate_stack_trampoline()
+            print("ready", flush=True)
+            sys.stdin.readline()
+            """)
+        proc = subprocess.Popen(
+            [sys.executable, script],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env=child_env(), preexec_fn=remove_own_stale_files)
+        self.track_pid(proc.pid)
+        with proc:
+            try:
+                self.assertEqual(proc.stdout.readline(), b"ready\n")
+                lines = self.read_perf_map(proc.pid)
+                self.assertIn(f"py::before_deactivation:{script}",
+                              self.map_names(lines))
             finally:
                 proc.stdin.write(b"\n")
                 proc.stdin.close()
@@ -1156,13 +1212,15 @@ class TestToggleWhileRunning(PerfTestCase):
             threads = [threading.Thread(target=worker, args=(o,))
                        for o in outs]
             for t in threads: t.start()
-            for i in range(300):
-                sys.activate_stack_trampoline("perf_jit" if i % 3 == 0
-                                              else "perf")
-                work(i)
-                sys.deactivate_stack_trampoline()
-            stop = True
-            for t in threads: t.join()
+            try:
+                for i in range(300):
+                    sys.activate_stack_trampoline("perf_jit" if i % 3 == 0
+                                                  else "perf")
+                    work(i)
+                    sys.deactivate_stack_trampoline()
+            finally:
+                stop = True
+                for t in threads: t.join()
             print(f"ok={all(o and o[0] > 0 for o in outs)}")
             """)
         self.assertEqual(self.values(res.out)["ok"], "True")
@@ -1199,8 +1257,9 @@ class TestCAPI(PerfTestCase):
         _, res = self.run_script("""
             import _testinternalcapi as t
             print(f"init={t.perf_map_state_init()}")
-            print(f"write={t.write_perf_map_entry(0x1234, 0x10, 'entry_name')}")
-            print(f"write2={t.write_perf_map_entry(0xabcdef, 0x200, 'py::x:y')}")
+            w = t.write_perf_map_entry
+            print(f"write={w(0x1234, 0x10, 'entry_name')}")
+            print(f"write2={w(0xabcdef, 0x200, 'py::x:y')}")
             print(f"fini={t.perf_map_state_fini()}")
             """)
         self.assertEqual(self.values(res.out), {
@@ -1239,12 +1298,14 @@ class TestCAPI(PerfTestCase):
             def never_called():
                 pass
             sys.activate_stack_trampoline("perf")
-            print(f"compile={t.perf_trampoline_compile_code(precompiled.__code__)}")
-            addr = t.perf_trampoline_lookup(precompiled.__code__)
+            compile_code = t.perf_trampoline_compile_code
+            lookup = t.perf_trampoline_lookup
+            print(f"compile={compile_code(precompiled.__code__)}")
+            addr = lookup(precompiled.__code__)
             print(f"addr={addr!r}")
-            print(f"missing={t.perf_trampoline_lookup(never_called.__code__)!r}")
-            print(f"again={t.perf_trampoline_compile_code(precompiled.__code__)}")
-            print(f"same={t.perf_trampoline_lookup(precompiled.__code__) == addr}")
+            print(f"missing={lookup(never_called.__code__)!r}")
+            print(f"again={compile_code(precompiled.__code__)}")
+            print(f"same={lookup(precompiled.__code__) == addr}")
             print(f"result={precompiled()}")
             sys.deactivate_stack_trampoline()
             """)
@@ -1433,7 +1494,7 @@ def traced_inner(x):
 def traced_outer():
     total = 0
     for i in range(3):
-        total += traced_inner(i)
+        total += traced_inner(i) + len(str(i)) + abs(-i)
     try:
         e3()
     except KeyError:
@@ -1482,24 +1543,92 @@ class TestTrampolinedExecution(PerfTestCase):
         self.assertEqual(res.err, "")
         return res, self.values(res.out)
 
-    def test_same_results_as_untrampolined(self):
+    def assertSameResults(self, option):
         _, plain = self.run_workload()
-        res, perf = self.run_workload("-X", "perf")
-        res_jit, perf_jit = self.run_workload("-X", "perf_jit")
-        self.assertEqual(set(perf), set(plain))
-        self.assertGreater(len(plain), 20)
+        res, trampolined = self.run_workload("-X", option)
+        self.assertLessEqual({"fib", "kw", "traceback", "chained", "gen",
+                              "echo", "coro", "caller", "recursion", "trace",
+                              "profile"}, set(plain))
+        self.assertEqual(set(trampolined), set(plain))
         for key in sorted(plain):
             with self.subTest(key=key):
-                self.assertEqual(perf[key], plain[key])
-                self.assertEqual(perf_jit[key], plain[key])
+                self.assertEqual(trampolined[key], plain[key])
+        return res
+
+    def test_same_results_as_untrampolined(self):
+        res = self.assertSameResults("perf")
         # The trampolines were really used.
         names = self.map_names(self.read_perf_map(res.pid))
-        for func in ("fib", "e3", "squares", "a_add", "recurse", "tracer",
-                     "traced_inner"):
+        for func in ("fib", "e3", "squares", "echo", "a_add", "recurse",
+                     "tracer", "profiler", "traced_inner", "Point.norm2",
+                     "<lambda>"):
             with self.subTest(func=func):
                 self.assertIn(f"py::{func}:{self.script}", names)
-        jit_names = self.jit_names(self.read_jitdump(res_jit.pid))
-        self.assertIn(f"py::fib:{self.script}", jit_names)
+
+    def test_same_results_as_untrampolined_perf_jit(self):
+        res = self.assertSameResults("perf_jit")
+        names = self.jit_names(self.read_jitdump(res.pid))
+        for func in ("fib", "squares", "a_add", "recurse"):
+            with self.subTest(func=func):
+                self.assertIn(f"py::{func}:{self.script}", names)
+
+    def test_deep_recursion_high_limit(self):
+        # 3.11 runs Python-to-Python calls without C recursion, so a raised
+        # recursion limit lets pure Python code recurse very deep.  With
+        # trampolines each call also takes native stack: that must never
+        # crash (the correct result or a clean RecursionError).
+        source = """
+            import sys
+            sys.setrecursionlimit(200_000)
+            def down(n):
+                if n == 0:
+                    return 0
+                return down(n - 1) + 1
+            try:
+                print(f"result={down(100_000)}")
+            except RecursionError:
+                print("result=RecursionError")
+            print(f"after={down(100)}")
+            """
+        _, plain = self.run_script(source)
+        self.assertEqual(self.values(plain.out)["result"], "100000")
+        _, res = self.run_script(source, "-X", "perf", name="script2")
+        self.assertIn(self.values(res.out).get("result"),
+                      ("100000", "RecursionError"))
+        self.assertEqual(self.values(res.out)["after"], "100")
+
+    def test_debug_allocator(self):
+        res = self.run_python("-X", "perf", self.script,
+                              env={"PYTHONMALLOC": "debug"})
+        _, plain = self.run_workload()
+        self.assertEqual(self.values(res.out), plain)
+
+    def test_subinterpreters(self):
+        import_helper.import_module("_testcapi")
+        script, res = self.run_script('''
+            import _testcapi, sys
+            code = """if 1:
+                import sys
+                def in_subinterp(n):
+                    return sum(range(n))
+                assert in_subinterp(10) == 45
+                sys.deactivate_stack_trampoline()
+                assert in_subinterp(10) == 45
+                sys.activate_stack_trampoline("perf")
+                assert in_subinterp(10) == 45
+                sys.deactivate_stack_trampoline()
+                """
+            print(f"r1={_testcapi.run_in_subinterp(code)}")
+            def in_main():
+                return 1
+            print(f"main={in_main()}")
+            print(f"r2={_testcapi.run_in_subinterp(code)}")
+            print(f"active={sys.is_stack_trampoline_active()}")
+            ''', "-X", "perf", name="subinterp")
+        self.assertEqual(self.values(res.out), {
+            "r1": "0", "r2": "0", "main": "1", "active": "True"})
+        self.assertIn(f"py::in_main:{script}",
+                      self.map_names(self.read_perf_map(res.pid)))
 
     def test_expected_values(self):
         _, values = self.run_workload("-X", "perf")
@@ -1538,7 +1667,8 @@ def perf_unusable_reason():
         output = os.path.join(tmp, "probe.data")
         try:
             proc = subprocess.run(
-                [perf, "record", "-e", "cpu-clock", "-o", output, "--",
+                [perf, "--buildid-dir", os.path.join(tmp, "buildid"),
+                 "record", "-N", "-e", "cpu-clock", "-o", output, "--",
                  "true"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, timeout=support.SHORT_TIMEOUT)
@@ -1666,12 +1796,19 @@ class TestPerfProfiler(PerfTestCase):
                                     "built with frame pointers")
         cls.perf = shutil.which("perf")
 
+    def perf_command(self, *args):
+        # A private build-id cache: perf (perf inject --jit above all) must
+        # not fill the user's ~/.debug.
+        return [self.perf, "--buildid-dir",
+                os.path.join(self.tmpdir(), "buildid"), *args]
+
     def perf_record(self, source, *python_options, record_options=("-g",)):
         script = self.make_script(source, "profiled")
         data = os.path.join(self.tmpdir(), "perf.data")
-        cmd = [self.perf, "record", "-F", "999", *record_options,
-               "-e", "cpu-clock", "-o", data, "--",
-               sys.executable, *python_options, script]
+        cmd = self.perf_command(
+            "record", "-N", "-F", "999", *record_options, "-e", "cpu-clock",
+            "-o", data, "--", *STALE_FILES_WRAPPER,
+            sys.executable, *python_options, script)
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               env=child_env(), timeout=support.LONG_TIMEOUT)
@@ -1686,7 +1823,8 @@ class TestPerfProfiler(PerfTestCase):
         return script, data, pids[0]
 
     def perf_script(self, data, *options):
-        proc = subprocess.run([self.perf, "script", "-i", data, *options],
+        proc = subprocess.run(self.perf_command("script", "-i", data,
+                                                *options),
                               stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               timeout=support.LONG_TIMEOUT)
@@ -1749,11 +1887,12 @@ class TestPerfProfiler(PerfTestCase):
         # jitdump + perf inject --jit: the synthesized images carry the
         # Python names.
         script, data, pid = self.perf_record(
-            PROFILED_SCRIPT, "-X", "perf_jit", record_options=("-g", "-k", "1"))
+            PROFILED_SCRIPT, "-X", "perf_jit",
+            record_options=("-g", "-k", "1"))
         jitted = os.path.join(self.tmpdir(), "jitted.data")
         self.addCleanup(self.remove_jitted_images, pid)
         proc = subprocess.run(
-            [self.perf, "inject", "--jit", "-i", data, "-o", jitted],
+            self.perf_command("inject", "--jit", "-i", data, "-o", jitted),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, timeout=support.LONG_TIMEOUT)
         self.assertEqual(proc.returncode, 0,
@@ -1762,7 +1901,8 @@ class TestPerfProfiler(PerfTestCase):
                    for s in parse_perf_script(self.perf_script(jitted))]
         in_foo = [s for s in samples if s and s[0] == "foo"]
         self.assertGreaterEqual(len(in_foo), 20)
-        good = [s for s in in_foo if s[:4] == ["foo", "bar", "baz", "<module>"]]
+        expected = ["foo", "bar", "baz", "<module>"]
+        good = [s for s in in_foo if s[:4] == expected]
         self.assertGreaterEqual(len(good), 0.8 * len(in_foo))
 
     @staticmethod
