@@ -21,6 +21,9 @@ fail() { say "FAIL: $*"; exit 1; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/test_install.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
+# perf's build-id cache (a copy of every binary recorded) stays in TMP.
+perf() { command perf --buildid-dir "$TMP/buildid" "$@"; }
+
 # Our make, without the flags of a make that may be running this test.
 submake() {
     env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$REPO" "$@"

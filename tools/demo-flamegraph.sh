@@ -29,6 +29,8 @@ mkdir -p "$(dirname "$out")"
 out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
 
 make_temp
+# Keep perf's build-id cache (a copy of every binary recorded) out of ~/.debug.
+perf() { command perf --buildid-dir "$TMP/buildid" "$@"; }
 perf record -q -F 9999 -g -o "$TMP/perf.data" -- \
     "$python" -X perf "$prog" "$@" >/dev/null \
     || die "perf record failed (is perf_event_open allowed here? see /proc/sys/kernel/perf_event_paranoid)"
