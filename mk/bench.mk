@@ -25,7 +25,7 @@ bench:
 bench-callgrind:
 	BENCH_MODE=callgrind $(BENCH_PYTHON) bench/run.py
 
-bench-scale: all
+bench-scale:
 	$(BENCH_PYTHON) bench/scale.py
 
 bench-pristine:
