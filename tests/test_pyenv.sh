@@ -44,7 +44,7 @@ trap cleanup EXIT
 
 # 1. The combined patch (written into TMP so that a parallel `make patch`
 #    in the repository cannot race with this test).
-patch=$(env -u KEEP_TMP make -s -C "$REPO" patch PATCH_FILE="$TMP/perf-support-$VERSION.patch" | tail -n 1)
+patch=$(env -u KEEP_TMP -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$REPO" patch PATCH_FILE="$TMP/perf-support-$VERSION.patch" | tail -n 1)
 [ -s "$patch" ] || fail "make patch did not print the path of a non-empty patch (got '$patch')"
 say "patch: $patch ($(grep -c '^diff --git ' "$patch") file diffs)"
 
@@ -58,7 +58,10 @@ ln -s "$REPO/cache/Python-$VERSION.tgz" "$root/cache/Python-$VERSION.tar.gz"
 log=$TMP/pyenv-install.log
 say "pyenv install --patch $VERSION (log: $log)"
 start=$SECONDS
+# MAKEFLAGS & co: a make running this test (make test) must not pass its
+# flags or command-line variables on to python-build's make.
 if ! env -u PYENV_VERSION -u PYTHON_CONFIGURE_OPTS -u CONFIGURE_OPTS \
+        -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
         -u PYTHON_CFLAGS -u CFLAGS -u CPPFLAGS -u LDFLAGS -u MAKEOPTS \
         PYENV_ROOT="$root" \
         PYTHON_BUILD_CACHE_PATH="$root/cache" \
