@@ -41,6 +41,12 @@ baseline=$(changed_lines "$TMP/pristine.configure" "$TMP/pristine/configure")
 fail=0
 if cmp -s "$TMP/patched.configure" "$TMP/patched/configure"; then
     say "configure: identical to its autoconf2.69 regeneration"
+    if [ -n "$baseline" ] && ! grep -q -- '--runstatedir' "$TMP/patched.configure"; then
+        # Not an error (both forms are accepted), but a change of behaviour:
+        # debhelper, for one, passes --runstatedir=/run to every configure.
+        say "warning: the patched configure lost pristine's --runstatedir option;"
+        say "warning: ./configure --runstatedir=/run now fails with 'unrecognized option'"
+    fi
 elif [ "$(changed_lines "$TMP/patched.configure" "$TMP/patched/configure")" = "$baseline" ]; then
     say "configure: differs from its regeneration only by pristine's runstatedir block"
 else
