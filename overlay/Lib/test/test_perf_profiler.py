@@ -1705,7 +1705,7 @@ def bar(n):
 def baz(n):
     bar(n)
 
-baz(5_000_000)
+baz(10_000_000)
 """
 
 PROFILED_KINDS_SCRIPT = """
