@@ -266,15 +266,25 @@ def make_modes(ours, pristine, others):
 
 
 def check_active(modes, env):
-    """Each -X mode must really turn support on; return the ones that do."""
+    """Each -X mode must really turn support on; return the ones that do.
+    Three tries: a stale /tmp/jit-PID.dump left by an earlier process with
+    the same pid makes the jitdump backend refuse to start (by design)."""
     good = []
+    code = "import sys; print(sys.is_stack_trampoline_active())"
     for m in modes:
         if "-X" in m.argv:
-            out = query(m.argv, "import sys; print(sys.is_stack_trampoline_active())",
-                        env=env)
-            if out != "True":
-                say("bench: %s: support does not activate (%r); mode dropped"
-                    % (m.key, out))
+            for _ in range(3):
+                p = subprocess.Popen(m.argv + ["-c", code], env=env, text=True,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+                out, err = p.communicate()
+                cleanup_tmp(p.pid)
+                if out.strip() == "True":
+                    break
+                say("bench: %s: support did not activate: %s"
+                    % (m.key, (err.strip() or out.strip())[-300:]))
+            else:
+                say("bench: %s: mode dropped" % m.key)
                 continue
         good.append(m)
     return good
@@ -319,31 +329,44 @@ class Checker:
         self.expected = {}
         self.problems = []
 
-    def check(self, w, m, out, err, rc):
-        msg = None
+    def problem(self, w, out, err, rc):
         if rc != 0:
-            msg = "exit status %d" % rc
-        elif err.strip():
-            msg = "stderr: " + err.strip()[-300:]
-        else:
-            exp = self.expected.setdefault(w.name, out)
-            if out != exp:
-                msg = "output %r, expected %r" % (out.strip()[:80],
-                                                  exp.strip()[:80])
-        if msg:
+            return "exit status %d: %s" % (rc, err.strip()[-300:])
+        if err.strip():
+            return "stderr: " + err.strip()[-300:]
+        exp = self.expected.setdefault(w.name, out)
+        if out != exp:
+            return "output %r, expected %r" % (out.strip()[:80],
+                                               exp.strip()[:80])
+        return None
+
+    def note(self, text):
+        if text not in self.problems:
+            say("bench: warning: " + text)
+            self.problems.append(text)
+
+    def run(self, w, m, env, argv=None):
+        """Run w under m (or argv); (cpu, out).  A failed run of one of our
+        modes is retried twice (a new pid) and then is fatal; other
+        interpreters only get a warning."""
+        argv = argv or (m.argv + w.argv())
+        for attempt in range(3):
+            cpu, out, err, rc = run_child(argv, env)
+            msg = self.problem(w, out, err, rc)
+            if msg is None:
+                return cpu, out
             text = "%s under %s: %s" % (w.name, m.key, msg)
-            if m.ours:
-                die(text)
-            if text not in self.problems:
-                say("bench: warning: " + text)
-                self.problems.append(text)
+            if not m.ours:
+                self.note(text)
+                return cpu, out
+            self.note(text + (" (retried)" if attempt < 2 else ""))
+        die(text)
 
 
 def time_sample(w, m, env, checker):
     total = 0.0
     for _ in range(w.repeat):
-        cpu, out, err, rc = run_child(m.argv + w.argv(), env)
-        checker.check(w, m, out, err, rc)
+        cpu, _ = checker.run(w, m, env)
         total += cpu
     return total
 
@@ -354,8 +377,7 @@ def run_time(workloads, modes, rounds, env):
     say("bench: warm-up (and output check), one run per workload and mode")
     for w in workloads:
         for m in modes:
-            cpu, out, err, rc = run_child(m.argv + w.argv(), env)
-            checker.check(w, m, out, err, rc)
+            checker.run(w, m, env)
     n = len(modes)
     for r in range(rounds):
         t0 = time.time()
@@ -385,16 +407,14 @@ def run_callgrind(workloads, modes, env, cgdir):
     say("bench: warm-up (and output check), one native run per workload and mode")
     for w in workloads:
         for m in modes:
-            cpu, out, err, rc = run_child(m.argv + w.argv(), env)
-            checker.check(w, m, out, err, rc)
+            checker.run(w, m, env)
     for w in workloads:
         for m in modes:
             outfile = os.path.join(cgdir, "%s.%s.out" % (w.name, m.key))
             argv = ["valgrind", "--tool=callgrind", "--quiet",
                     "--callgrind-out-file=" + outfile] + m.argv + w.argv()
             t0 = time.time()
-            cpu, out, err, rc = run_child(argv, env)
-            checker.check(w, m, out, err, rc)
+            checker.run(w, m, env, argv)
             counts[w.name][m.key] = callgrind_count(outfile)
             say("bench: callgrind %-16s %-12s %14d Ir  (%.0f s)"
                 % (w.name, m.key, counts[w.name][m.key], time.time() - t0))
