@@ -43,6 +43,7 @@ check-patch: patch
 
 demo: all
 	tools/demo.sh
+	tools/demo-flamegraph.sh dist/flamegraph.html examples/perf_demo.py
 
 test:
 	tools/test.sh
