@@ -52,8 +52,25 @@ SECTIONS = [
 PROGRESS = re.compile(r"\] (test_\w+|test\.\S+) (.*)$")
 
 
+def progress_outcome(text):
+    """The outcome in a progress line's text after the test name."""
+    for prefix, outcome in (("passed", "passed"),
+                            ("skipped (resource denied)", "resource-denied"),
+                            ("skipped", "skipped"),
+                            ("failed (env changed)", "env-changed"),
+                            ("failed", "failed"),
+                            ("crashed", "crashed"),
+                            ("timed out", "timed-out"),
+                            ("run no tests", "no-tests")):
+        if text.startswith(prefix):
+            return outcome
+    return None
+
+
 def parse_log(path):
-    """Return {module: outcome} from a regrtest log."""
+    """Return {module: outcome} from a regrtest log: the progress lines
+    (every module run, passed ones included), refined by the summary lists
+    (which list every outcome but "OK")."""
     outcomes = {}
     progress = {}
     with open(path, encoding="utf-8", errors="replace") as f:
@@ -68,6 +85,10 @@ def parse_log(path):
     if summary_start is None:
         raise SystemExit(f"{path}: no '== Tests result' summary; the run "
                          f"did not finish")
+    for name, text in progress.items():
+        outcome = progress_outcome(text)
+        if outcome:
+            outcomes[name] = outcome
     section = None
     for line in lines[summary_start:]:
         stripped = line.strip()
@@ -76,6 +97,8 @@ def parse_log(path):
         for regex, name in SECTIONS:
             if regex.match(stripped):
                 section = name or "ignore"
+                if section == "passed":
+                    section = "ignore"      # counted, not listed
                 break
         else:
             if line.startswith("    ") and section is not None:
@@ -200,6 +223,10 @@ def main():
     parser.add_argument("--nice", type=int, default=10)
     parser.add_argument("--compare-only", action="store_true",
                         help="do not run; compare the existing logs")
+    parser.add_argument("--reuse", choices=("pristine", "patched"),
+                        action="append", default=[],
+                        help="do not run the suite on this build; use its "
+                             "log and XML from an earlier run in OUT")
     args = parser.parse_args()
     args.exclude = args.exclude.replace(",", " ").split()
 
@@ -209,6 +236,9 @@ def main():
     durations = {}
     if not args.compare_only:
         for label, build in builds.items():
+            if label in args.reuse:
+                print(f"check-full: reusing the results of {label}")
+                continue
             print(f"check-full: running the suite on {label} ({build})",
                   flush=True)
             durations[label] = run_suite(
