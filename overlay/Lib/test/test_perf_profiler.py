@@ -1869,11 +1869,13 @@ class TestPerfProfiler(PerfTestCase):
                 self.assertIn(func, seen)
 
     def test_activated_at_runtime(self):
+        call = "baz(10_000_000)"
+        self.assertIn(call, PROFILED_SCRIPT)
         source = PROFILED_SCRIPT.replace(
-            "baz(5_000_000)",
+            call,
             "import sys\n"
             "sys.activate_stack_trampoline('perf')\n"
-            "baz(5_000_000)\n"
+            f"{call}\n"
             "sys.deactivate_stack_trampoline()\n")
         script, data, pid = self.perf_record(source)
         samples = [python_frames(s)
