@@ -38,6 +38,7 @@ import platform
 import resource
 import shlex
 import shutil
+import stat
 import statistics
 import subprocess
 import sys
@@ -76,6 +77,8 @@ WORKLOADS = [
              "start-up importing 19 stdlib modules (x5)"),
 ]
 STARTUP = "startup"
+# Longest a single child may run (callgrind runs take up to ~2 minutes).
+TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "900"))
 STARTUPS = ("startup", "startup_imports")
 
 
@@ -294,10 +297,13 @@ def check_active(modes, env):
 # Running
 
 def cleanup_tmp(pid):
+    """Remove what child pid wrote in /tmp: regular files only (anything
+    else at those paths was put there by someone else)."""
     for p in ["/tmp/perf-%d.map" % pid, "/tmp/jit-%d.dump" % pid] + \
             glob.glob("/tmp/jitted-%d-*.so" % pid):
         try:
-            os.unlink(p)
+            if stat.S_ISREG(os.lstat(p).st_mode):
+                os.unlink(p)
         except OSError:
             pass
 
@@ -308,7 +314,13 @@ def run_child(argv, env):
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=env, cwd=WORKDIR)
     try:
+        out, err = p.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        # E.g. a FIFO left at /tmp/perf-PID.map by someone else: opening
+        # it for writing blocks.  Report it as a failed run.
+        p.kill()
         out, err = p.communicate()
+        err += ("\nbench: killed after %d s" % TIMEOUT).encode()
     finally:
         if p.poll() is None:
             p.kill()
@@ -346,9 +358,11 @@ class Checker:
             self.problems.append(text)
 
     def run(self, w, m, env, argv=None):
-        """Run w under m (or argv); (cpu, out).  A failed run of one of our
-        modes is retried twice (a new pid) and then is fatal; other
-        interpreters only get a warning."""
+        """Run w under m (or argv); (cpu, out).  A run that fails (exit
+        status, stderr, timeout) is retried twice with a new pid; if it
+        still fails, that is fatal for our modes and a warning for other
+        interpreters, as is a different result line from another
+        interpreter."""
         argv = argv or (m.argv + w.argv())
         for attempt in range(3):
             cpu, out, err, rc = run_child(argv, env)
@@ -356,11 +370,14 @@ class Checker:
             if msg is None:
                 return cpu, out
             text = "%s under %s: %s" % (w.name, m.key, msg)
-            if not m.ours:
+            transient = rc != 0 or err.strip()
+            if not m.ours and not transient:
                 self.note(text)
                 return cpu, out
             self.note(text + (" (retried)" if attempt < 2 else ""))
-        die(text)
+        if m.ours:
+            die(text)
+        return cpu, out
 
 
 def time_sample(w, m, env, checker):
