@@ -1,11 +1,10 @@
 # Robustness and security checks (issue 6).
 #
-#   make check-robustness  tests/robustness/test_robustness.py with
+#   make check-robustness  tests/test_robustness.py with
 #                     build/python: hostile names and /tmp, rlimits, full
 #                     file systems, threads, subinterpreters, fork storms
-#                     (about 2 minutes; root for the throwaway user and the
-#                     mount namespaces).  Moves to tests/ (make test) once
-#                     the bugs it finds are fixed.
+#                     (about 30 s; root for the throwaway user and the
+#                     mount namespaces).  Also a step of make test.
 #   make check-asan   build the patched tree with ASan + UBSan in build-asan/
 #                     (tools/check-asan.sh) and run test_perf_profiler and
 #                     test_robustness.py on it; any report fails.  In make
@@ -17,12 +16,13 @@
 #                     on 2 cores, more on a loaded machine: not part of
 #                     make test.  Results in dist/check-full/report.md.
 #
-# tests/test_memcheck.sh (valgrind) and tests/test_asan.sh run in make test.
+# tests/test_robustness.py, tests/test_memcheck.sh (valgrind) and
+# tests/test_asan.sh run in make test.
 
 .PHONY: check-robustness check-asan check-full
 
 check-robustness: all
-	PYTHON=$(CURDIR)/build/python REPO=$(CURDIR) build/python tests/robustness/test_robustness.py
+	PYTHON=$(CURDIR)/build/python REPO=$(CURDIR) build/python tests/test_robustness.py
 
 check-asan:
 	tools/check-asan.sh

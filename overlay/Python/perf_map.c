@@ -109,12 +109,19 @@ open_locked(void)
     }
     char path[64];
     snprintf(path, sizeof(path), "/tmp/perf-%ld.map", pid);
+    /* O_NONBLOCK: opening a FIFO planted at the path would otherwise
+       block until someone opens it for reading, i.e. forever.  It makes
+       no difference to a regular file. */
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW
-                        | O_CLOEXEC, 0600);
+                        | O_CLOEXEC | O_NONBLOCK, 0600);
     if (fd < 0) {
         if (errno == ELOOP) {
             _PyPerf_SetError("%s is a symbolic link; refusing to write "
                              "through it", path);
+        }
+        else if (errno == ENXIO) {
+            _PyPerf_SetError("%s is a FIFO or a socket; refusing to write "
+                             "to it", path);
         }
         else {
             _PyPerf_SetError("cannot open %s: %s", path, strerror(errno));
@@ -257,23 +264,25 @@ _PyPerfMap_Flush(void)
     return result;
 }
 
-void
+int
 _PyPerfMap_MaybeFlush(void)
 {
     /* Unlocked peek: a stale value only delays or advances a flush. */
     if (map_state.dirty_ns == 0) {
-        return;
+        return 0;
     }
     if (pthread_mutex_trylock(&map_state.lock) != 0) {
-        return;
+        return 0;
     }
+    int result = 0;
     if (map_state.dirty_ns != 0
         && monotonic_ns() - map_state.dirty_ns >= FLUSH_DELAY_NS
         && map_state.pid == (long)getpid())
     {
-        (void)flush_locked();
+        result = flush_locked();
     }
     pthread_mutex_unlock(&map_state.lock);
+    return result;
 }
 
 int
@@ -467,7 +476,7 @@ _PyPerfMap_Write(const void *code_addr, size_t code_size,
 }
 int _PyPerfMap_Flush(void) { return 0; }
 int _PyPerfMap_Close(void) { return 0; }
-void _PyPerfMap_MaybeFlush(void) { }
+int _PyPerfMap_MaybeFlush(void) { return 0; }
 void _PyPerfMap_BeforeFork(void) { }
 void _PyPerfMap_AfterForkParent(void) { }
 int _PyPerfMap_AfterForkChild(int persist) { return 0; }

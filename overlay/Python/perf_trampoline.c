@@ -364,6 +364,8 @@ monotonic_ns(void)
 typedef struct _PyPerfTrampoline {
     _PyPerf_TrampolineFunc entry;   /* slot in an arena */
     uint32_t written_gen;           /* output that has this record */
+    uint32_t other_gen;             /* the same for the other backend's
+                                       output (see switch_outputs()) */
     int lineno;                     /* co_firstlineno */
     Py_hash_t hash;
     struct _PyPerfTrampoline *next; /* same bucket */
@@ -514,6 +516,7 @@ identity_trampoline(PyCodeObject *co)
     t->lineno = lineno;
     t->hash = hash;
     t->written_gen = 0;
+    t->other_gen = 0;
     size_t b = (size_t)hash & (perf_state.table_size - 1);
     t->next = perf_state.table[b];
     perf_state.table[b] = t;
@@ -607,6 +610,32 @@ prepare_trampoline(PyThreadState *tstate, PyCodeObject *co)
     return t;
 }
 
+/* Generation of the output of the backend that is not current (the map
+   while perf_jit is current, and the other way round). */
+static uint32_t other_output_gen = 1;
+
+/* Switching backends (perf <-> perf_jit) changes the current output but
+   not the outputs themselves: each still has what was described to it.
+   Swap the generations of the two outputs, in the state and in every
+   trampoline, so that switching back does not describe every function
+   again (a second map line, a second CODE_LOAD and jitted-*.so for the
+   same code).  Backend switches are rare; the hot path stays one
+   compare. */
+static void
+switch_outputs(void)
+{
+    for (size_t i = 0; i < perf_state.table_size; i++) {
+        for (_PyPerfTrampoline *t = perf_state.table[i]; t; t = t->next) {
+            uint32_t gen = t->written_gen;
+            t->written_gen = t->other_gen;
+            t->other_gen = gen;
+        }
+    }
+    uint32_t gen = perf_state.output_gen;
+    perf_state.output_gen = other_output_gen;
+    other_output_gen = gen;
+}
+
 static void
 remove_hook(PyInterpreterState *interp)
 {
@@ -627,11 +656,20 @@ remove_all_hooks(void)
     PyThread_release_lock(_PyRuntime.interpreters.mutex);
 }
 
+/* A flush failed where no warning can be issued (a thread releasing the
+   GIL): the next trampolined call takes the slow path and reports it
+   there, and so do deactivation and finalization. */
+static int flush_failed = 0;
+
 /* The backend failed on the hot path: stop trampolining in every
    interpreter and report once.  Called with the GIL held. */
 static void
 backend_failed(PyThreadState *tstate)
 {
+    flush_failed = 0;
+    /* Whatever was described to the failed output may be lost: describe
+       everything again if the backend is activated again. */
+    perf_state.output_gen++;
     if (!perf_state.failed) {
         perf_state.failed = 1;
         PyObject *exc, *val, *tb;
@@ -692,8 +730,8 @@ _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
     }
     _PyPerfTrampoline *t = code_trampoline(tstate->interp, frame->f_code);
     if (t == NULL || t->written_gen != perf_state.output_gen) {
-        t = perf_state.failed ? NULL
-                              : prepare_trampoline(tstate, frame->f_code);
+        t = perf_state.failed || flush_failed
+            ? NULL : prepare_trampoline(tstate, frame->f_code);
         if (t == NULL) {
             backend_failed(tstate);
             return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
@@ -757,8 +795,13 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
             return 0;
         }
         if (perf_state.backend != backend) {
+            if (perf_state.backend != NULL) {
+                switch_outputs();
+            }
+            else {
+                perf_state.output_gen++;
+            }
             perf_state.backend = backend;
-            perf_state.output_gen++;
         }
         perf_state.failed = 0;
     }
@@ -776,9 +819,12 @@ _PyPerf_Deactivate(PyThreadState *tstate)
     /* Frames entered through trampolines may still be running (even this
        one): the arenas stay mapped, only new calls stop using them. */
     interp->eval_frame = NULL;
-    if (perf_state.backend != NULL && perf_state.backend->flush() < 0) {
-        PyErr_Format(PyExc_OSError, "perf trampoline: %s", perf_state.error);
-        return -1;
+    if (flush_failed
+        || (perf_state.backend != NULL && perf_state.backend->flush() < 0))
+    {
+        /* Like any other failure of the output: one warning, never an
+           exception (a full /tmp must not break the program). */
+        backend_failed(tstate);
     }
     return 0;
 }
@@ -787,7 +833,8 @@ int
 _PyPerf_IsActive(PyThreadState *tstate)
 {
     return tstate->interp->eval_frame == _PyPerf_EvalFrame
-           && perf_state.backend != NULL && !perf_state.failed;
+           && perf_state.backend != NULL && !perf_state.failed
+           && !flush_failed;
 }
 
 PyStatus
@@ -825,16 +872,32 @@ _PyPerf_InitInterpreter(PyThreadState *tstate)
 
 #define FLUSH_DELAY_NS (50 * 1000 * 1000)
 
+/* Called while the thread is releasing the GIL: no warning can be issued
+   here.  A failure is reported by the next trampolined call (the bumped
+   generation sends it down the slow path) or by deactivation. */
+static void
+report_flush_failure_later(void)
+{
+    if (perf_state.backend != NULL && !perf_state.failed) {
+        flush_failed = 1;
+        perf_state.output_gen++;
+    }
+}
+
 void
 _PyPerf_MaybeFlush(void)
 {
-    _PyPerfMap_MaybeFlush();
+    if (_PyPerfMap_MaybeFlush() < 0
+        && perf_state.backend == &_PyPerf_MapBackend)
+    {
+        report_flush_failure_later();
+    }
     if (perf_state.dirty_ns != 0
         && monotonic_ns() - perf_state.dirty_ns >= FLUSH_DELAY_NS)
     {
         perf_state.dirty_ns = 0;
-        if (perf_state.backend != NULL) {
-            (void)perf_state.backend->flush();
+        if (perf_state.backend != NULL && perf_state.backend->flush() < 0) {
+            report_flush_failure_later();
         }
     }
 }
@@ -864,6 +927,9 @@ _PyPerf_Fini(void)
         perf_state.backend = NULL;
         perf_state.output_gen++;
     }
+    /* A jitdump written before a switch to the map backend ends with
+       CODE_CLOSE too (a no-op if this process has no open dump). */
+    (void)_PyPerf_JitBackend.close();
     (void)_PyPerfMap_Close();
 }
 
@@ -893,6 +959,11 @@ _PyPerf_AfterForkChild(void)
     if (perf_state.backend->after_fork_child(persist) < 0) {
         backend_failed(_PyThreadState_GET());
         return;
+    }
+    /* The other backend's output is new in the child, unless it is the
+       map and persist-after-fork copied it. */
+    if (!persist || perf_state.backend == &_PyPerf_MapBackend) {
+        other_output_gen++;
     }
     if (persist) {
         /* The child's output starts as a copy of the parent's: every

@@ -115,8 +115,9 @@ extern int _PyPerfMap_Close(void);
 extern void _PyPerfMap_BeforeFork(void);
 extern void _PyPerfMap_AfterForkParent(void);
 extern int _PyPerfMap_AfterForkChild(int persist);
-/* Flush if data has waited longer than the flush delay (cheap when clean). */
-extern void _PyPerfMap_MaybeFlush(void);
+/* Flush if data has waited longer than the flush delay (cheap when clean).
+   Returns -1 if a flush failed. */
+extern int _PyPerfMap_MaybeFlush(void);
 
 #ifdef PY_HAVE_PERF_TRAMPOLINE
 /* Per thread: ceval enters a trampoline for an inlined call only while its

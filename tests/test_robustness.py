@@ -17,7 +17,7 @@ files that existed before a test started are never touched.  Tests that
 need root (a throwaway user, private mount namespaces) skip without it.
 
 Run: make check-robustness, or
-     build/python tests/robustness/test_robustness.py [-v] [unittest args]
+     build/python tests/test_robustness.py [-v] [unittest args]
 """
 
 import os
