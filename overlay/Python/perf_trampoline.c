@@ -84,6 +84,10 @@
 
 #define BACKEND_NAMES "'perf' or 'perf_jit'"
 
+/* Branch hints for the per-call path (GCC and Clang; the trampolines are
+   built only with those, see configure). */
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                             */
@@ -719,11 +723,14 @@ set_stack_limit(void)
     _PyPerf_stack_limit = limit;
 }
 
-/* The PEP 523 hook, and the entry point ceval.c calls for inlined calls.
-   Keep the common path short: one co_extra load and one compare. */
-PyObject *
-_PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
-                  int throwflag)
+/* Everything but the common case: the thread's stack bounds are not known
+   yet, the code object has no trampoline yet, or its trampoline has not
+   been described to the current output.  Out of line, so that the common
+   path below needs no callee-saved registers and no stack frame of its
+   own beyond the frame pointer. */
+static PyObject * __attribute__((noinline, cold))
+eval_frame_slow(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                int throwflag)
 {
     if (_PyPerf_stack_limit == 0) {
         set_stack_limit();
@@ -738,6 +745,32 @@ _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
         }
     }
     return t->entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
+}
+
+/* The PEP 523 hook, and the entry point ceval.c calls for inlined calls.
+   The common path is a handful of loads and compares and a tail call into
+   the trampoline (this function's own frame is gone by then, so a stack
+   shows evaluator -> trampoline -> evaluator).  The index test is one
+   unsigned compare: an interpreter without an index (-1) fails it too. */
+PyObject *
+_PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                  int throwflag)
+{
+    _PyCodeObjectExtra *extra =
+        (_PyCodeObjectExtra *)frame->f_code->co_extra;
+    size_t index = (size_t)tstate->interp->perf_code_extra_index - 1;
+    if (LIKELY(extra != NULL && index < (size_t)extra->ce_size
+                   && _PyPerf_stack_limit != 0))
+    {
+        _PyPerfTrampoline *t = (_PyPerfTrampoline *)extra->ce_extras[index];
+        if (LIKELY(t != NULL
+                       && t->written_gen == perf_state.output_gen))
+        {
+            return t->entry(tstate, frame, throwflag,
+                            _PyEval_EvalFrameDefault);
+        }
+    }
+    return eval_frame_slow(tstate, frame, throwflag);
 }
 
 
