@@ -17,7 +17,7 @@
 out=${1:-$REPO/dist/consumers}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-python=$REPO/build/python
+python=${PYTHON:-$REPO/build/python}
 [ -x "$python" ] || die "build/python does not exist: run make"
 command -v perf >/dev/null || die "perf not found (package linux-perf)"
 

@@ -20,9 +20,12 @@
      - when a trampoline backend is deactivated or switched;
      - before fork() (the child must not inherit pending lines);
      - at interpreter exit and in os._exit();
-     - when the GIL is released while data has waited 50 ms or more, so a
-       long-running process that is blocked or idle (the usual state when
-       someone runs `perf report` on it) has a current file;
+     - 50 ms after the first pending line was buffered, by a flusher
+       thread, so a long-running process has a current file whenever
+       someone runs `perf report` (or a live sampler such as bpftrace) on
+       it, even one that never blocks or releases the GIL;
+     - when the GIL is released while data has waited 50 ms or more (the
+       fallback if the flusher thread cannot be started);
      - on PyUnstable_PerfMapState_Fini().
 
    Safety.  The file is opened with O_NOFOLLOW and mode 0600 and must be a
@@ -38,6 +41,15 @@
    is allocated with the raw allocator on first use and freed at close.  In
    a fork child the parent's descriptor is closed without writing to it and
    the child writes /tmp/perf-<childpid>.map.
+
+   The flusher thread is started on the first buffered line of a process
+   (again in a fork child, which does not inherit it), sleeps on a
+   condition variable while the buffer is empty, blocks every signal, and
+   takes the same mutex as every writer.  Closing the writer (exit,
+   os._exit(), PyUnstable_PerfMapState_Fini()) stops and joins it.  If it
+   cannot be started, the other flush points still apply.  A flush it
+   fails is reported by the next _PyPerfMap_Flush() or
+   _PyPerfMap_MaybeFlush(), which run where a warning can be issued.
 */
 
 #include "Python.h"
@@ -49,7 +61,8 @@
 #include <errno.h>                // errno, EINTR
 #include <fcntl.h>                // open(), O_NOFOLLOW, O_CLOEXEC
 #include <inttypes.h>             // PRIxPTR
-#include <pthread.h>              // pthread_mutex_lock()
+#include <pthread.h>              // pthread_mutex_lock(), pthread_create()
+#include <signal.h>               // sigfillset(), pthread_sigmask()
 #include <stdio.h>                // snprintf()
 #include <string.h>               // strerror(), memcpy()
 #include <sys/stat.h>             // fstat(), S_ISREG()
@@ -188,6 +201,102 @@ flush_locked(void)
     return result;
 }
 
+/* A condition variable that waits on CLOCK_MONOTONIC (the clock of
+   dirty_ns).  Called before the thread starts, and in a fork child. */
+static void
+init_wake(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&map_state.wake, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static void *
+flusher_main(void *arg)
+{
+    pthread_mutex_lock(&map_state.lock);
+    while (!map_state.flusher_stop) {
+        if (map_state.dirty_ns == 0) {
+            pthread_cond_wait(&map_state.wake, &map_state.lock);
+            continue;
+        }
+        int64_t deadline = map_state.dirty_ns + FLUSH_DELAY_NS;
+        if (monotonic_ns() >= deadline) {
+            if (flush_locked() < 0) {
+                map_state.flush_error = 1;
+            }
+            continue;
+        }
+        struct timespec ts = {
+            .tv_sec = (time_t)(deadline / 1000000000),
+            .tv_nsec = (long)(deadline % 1000000000),
+        };
+        (void)pthread_cond_timedwait(&map_state.wake, &map_state.lock, &ts);
+    }
+    pthread_mutex_unlock(&map_state.lock);
+    return NULL;
+}
+
+/* Start the flusher thread in this process if it does not run yet.  A
+   failure (thread limits, RLIMIT_AS) is not an error: the GIL-release and
+   exit flushes remain.  Lock held. */
+static void
+start_flusher_locked(long pid)
+{
+    if (map_state.flusher_pid == pid) {
+        return;
+    }
+    /* Mark the attempt first: never retry on every line. */
+    map_state.flusher_pid = pid;
+    map_state.flusher_stop = 0;
+    init_wake();
+    /* The thread inherits this mask: signals stay with Python's threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    int err = pthread_attr_init(&attr);
+    if (err == 0) {
+        (void)pthread_attr_setstacksize(&attr, 64 * 1024);
+        err = pthread_create(&map_state.flusher, &attr, flusher_main, NULL);
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        map_state.flusher_pid = -1;     /* none in this process */
+    }
+}
+
+/* Stop and join the flusher thread of this process, if any.  Lock held;
+   it is released while joining. */
+static void
+stop_flusher_locked(void)
+{
+    if (map_state.flusher_pid != (long)getpid()) {
+        return;
+    }
+    map_state.flusher_stop = 1;
+    pthread_cond_signal(&map_state.wake);
+    pthread_mutex_unlock(&map_state.lock);
+    pthread_join(map_state.flusher, NULL);
+    pthread_mutex_lock(&map_state.lock);
+    map_state.flusher_pid = 0;
+    map_state.flusher_stop = 0;
+}
+
+/* Report, once, a failed flush of the flusher thread.  Lock held. */
+static int
+take_flush_error_locked(void)
+{
+    if (map_state.flush_error) {
+        map_state.flush_error = 0;
+        return -1;
+    }
+    return 0;
+}
+
 /* Format one line into the buffer.  Lock held, map open. */
 static int
 append_line_locked(const void *code_addr, size_t code_size,
@@ -226,6 +335,12 @@ append_line_locked(const void *code_addr, size_t code_size,
     map_state.len += len;
     if (map_state.dirty_ns == 0) {
         map_state.dirty_ns = monotonic_ns();
+        if (map_state.flusher_pid == map_state.pid) {
+            pthread_cond_signal(&map_state.wake);
+        }
+        else if (map_state.flusher_pid != -1) {
+            start_flusher_locked(map_state.pid);
+        }
     }
     return 0;
 }
@@ -259,6 +374,9 @@ _PyPerfMap_Flush(void)
     int result = 0;
     if (map_state.pid == (long)getpid()) {
         result = flush_locked();
+        if (take_flush_error_locked() < 0) {
+            result = -1;
+        }
     }
     pthread_mutex_unlock(&map_state.lock);
     return result;
@@ -268,13 +386,13 @@ int
 _PyPerfMap_MaybeFlush(void)
 {
     /* Unlocked peek: a stale value only delays or advances a flush. */
-    if (map_state.dirty_ns == 0) {
+    if (map_state.dirty_ns == 0 && !map_state.flush_error) {
         return 0;
     }
     if (pthread_mutex_trylock(&map_state.lock) != 0) {
         return 0;
     }
-    int result = 0;
+    int result = take_flush_error_locked();
     if (map_state.dirty_ns != 0
         && monotonic_ns() - map_state.dirty_ns >= FLUSH_DELAY_NS
         && map_state.pid == (long)getpid())
@@ -289,10 +407,11 @@ int
 _PyPerfMap_Close(void)
 {
     pthread_mutex_lock(&map_state.lock);
-    int result = 0;
+    stop_flusher_locked();
+    int result = take_flush_error_locked();
     if (map_state.fd >= 0) {
-        if (map_state.pid == (long)getpid()) {
-            result = flush_locked();
+        if (map_state.pid == (long)getpid() && flush_locked() < 0) {
+            result = -1;
         }
         close(map_state.fd);
         map_state.fd = -1;
@@ -374,8 +493,15 @@ int
 _PyPerfMap_AfterForkChild(int persist)
 {
     /* Only this thread exists now; the mutex may have been held by the
-       forking thread: make it fresh. */
+       forking thread, and the parent's flusher thread may have been
+       waiting on the condition variable: make both fresh.  The child
+       starts its own flusher with its first line.  A failed flush of the
+       parent's is the parent's to report. */
     pthread_mutex_init(&map_state.lock, NULL);
+    if (map_state.flusher_pid > 0) {
+        init_wake();
+    }
+    map_state.flush_error = 0;
     int result = 0;
     if (map_state.fd < 0) {
         return 0;

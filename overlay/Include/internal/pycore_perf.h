@@ -177,6 +177,17 @@ struct _perf_map_state {
     char *buf;                  /* pending whole lines */
     size_t len;
     int64_t dirty_ns;           /* when buf became non-empty, or 0 */
+#ifdef PY_HAVE_PERF_TRAMPOLINE
+    /* The flusher thread (Python/perf_map.c): writes the buffer out
+       FLUSH_DELAY after it became non-empty. */
+    pthread_cond_t wake;        /* signalled when buf becomes non-empty,
+                                   and to stop the thread */
+    pthread_t flusher;
+    long flusher_pid;           /* the process that runs it, or 0 */
+    int flusher_stop;           /* asks it to exit */
+    int flush_error;            /* a flush by the thread failed, not yet
+                                   reported */
+#endif
 };
 
 /* The jitdump writer (Python/perf_jit_trampoline.c). */

@@ -892,6 +892,44 @@ class TestPerfMap(PerfTestCase):
                 proc.wait(timeout=support.SHORT_TIMEOUT)
         self.assertEqual(proc.returncode, 0)
 
+    def test_flushed_while_process_never_blocks(self):
+        # A process that never releases the GIL (pure computation) still
+        # gets a current map: the writer's own thread flushes the buffer
+        # 50 ms after a line was added.  The child spins until it is
+        # killed, so only a flush while it runs can put the line there.
+        script = self.make_script("""
+            import os, time
+            def computed_while_spinning():
+                return 1
+            computed_while_spinning()
+            os.write(1, b"ready\\n")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                pass
+            """)
+        proc = subprocess.Popen(
+            [sys.executable, "-X", "perf", script],
+            stdout=subprocess.PIPE, env=child_env(),
+            preexec_fn=remove_own_stale_files)
+        self.track_pid(proc.pid)
+        with proc:
+            try:
+                self.assertEqual(proc.stdout.readline(), b"ready\n")
+                want = f" py::computed_while_spinning:{script}\n"
+                content = ""
+                deadline = time.monotonic() + support.SHORT_TIMEOUT
+                while want not in content and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    with open(perf_map_file(proc.pid),
+                              encoding="utf-8") as f:
+                        content = f.read()
+                self.assertIn(want, content)
+                # Still running: the flush did not come from its exit.
+                self.assertIsNone(proc.poll())
+            finally:
+                proc.kill()
+                proc.wait(timeout=support.SHORT_TIMEOUT)
+
     def test_flushed_at_os_exit(self):
         script, res = self.run_script("""
             import os
