@@ -40,8 +40,10 @@
    Invariants.
    * The file is only ever created (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600),
      never opened by name unless this process created it: an existing file
-     (a symlink, another user's file, a leftover of a dead process with the
-     same pid) is refused and nothing is written through it.  Reopening
+     (a symlink, a FIFO, another user's file) is refused and nothing is
+     written through it.  A regular file of our own user there is a
+     leftover of a dead process with the same pid: it is unlinked and the
+     file created afresh (see remove_leftover()).  Reopening
      after close() checks that the name still leads to the very inode this
      process created (device, inode and size).
    * The file always ends on a record boundary.  Records are built in
@@ -681,6 +683,27 @@ map_marker(perf_jit_state *st)
     return 0;
 }
 
+/* A regular file of our own user at our own /tmp/jit-<pid>.dump that this
+   process did not create is a leftover of an earlier process that had the
+   same pid (pids are recycled; dumps stay behind on purpose).  Remove it,
+   so that profiling is not refused for the life of this process.  Anything
+   else (a symlink, a FIFO, another user's file) is left alone and refused
+   by the caller.  unlink() never follows a symlink, and if the name is
+   replaced between the check and the unlink, the O_EXCL create that
+   follows fails: nothing is ever written through a planted name.  Returns
+   1 if the leftover was removed. */
+static int
+remove_leftover(const char *path)
+{
+    struct stat info;
+    if (lstat(path, &info) < 0 || !S_ISREG(info.st_mode)
+        || info.st_uid != geteuid())
+    {
+        return 0;
+    }
+    return unlink(path) == 0;
+}
+
 /* Create /tmp/jit-<pid>.dump for the current process, write the header
    and map the first page. */
 static int
@@ -694,6 +717,10 @@ create_file(perf_jit_state *st)
        once more. */
     int fd = open(st->path,
                   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST && remove_leftover(st->path)) {
+        fd = open(st->path,
+                  O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
     if (fd < 0) {
         if (errno == EEXIST) {
             _PyPerf_SetError("perf_jit: %s already exists (left by an "

@@ -1029,6 +1029,28 @@ class TestJitDump(PerfTestCase):
         for r in dump.records:
             self.assertLessEqual(r.timestamp, now)
 
+    def test_leftover_of_recycled_pid_replaced(self):
+        # A dump of our own user at our path that this process did not
+        # create was left by an earlier process with the same pid: it is
+        # replaced, not a reason to refuse profiling for good.
+        script, res = self.run_script("""
+            import os, sys, warnings
+            path = f"/tmp/jit-{os.getpid()}.dump"
+            with open(path, "wb") as f:
+                f.write(b"left by a dead process")
+            def after_leftover(): return 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                sys.activate_stack_trampoline("perf_jit")
+                after_leftover()
+            print(f"active={sys.is_stack_trampoline_active()}")
+            """)
+        self.assertEqual(self.values(res.out)["active"], "True")
+        dump = self.read_jitdump(res.pid)
+        names = [r.fields["name"] for r in dump.records
+                 if r.id == JIT_CODE_LOAD]
+        self.assertIn(f"py::after_leftover:{script}", names)
+
 
 # ---------------------------------------------------------------------------
 # 5. fork
