@@ -13,8 +13,7 @@
 #                 py_cv_module_NAME=n/a): codecs, decimal, XML, databases,
 #                 compression, TLS, GUI and terminal modules.
 #   then          build-asan/python -m test test_perf_profiler
-#                 PYTHON=build-asan/python test_robustness.py (in tests/
-#                 when it is part of make test, else in tests/robustness/), its
+#                 PYTHON=build-asan/python tests/test_robustness.py, its
 #                 stress tests at a quarter of their size
 #                 (ROBUSTNESS_SCALE, default 0.25 here): 8 threads x 500
 #                 functions, 50 forks per backend...
@@ -75,7 +74,6 @@ for t in $ASAN_TESTS; do
 done
 if [ "${ASAN_ROBUSTNESS:-1}" = 1 ]; then
     robustness=tests/test_robustness.py
-    [ -e "$REPO/$robustness" ] || robustness=tests/robustness/test_robustness.py
     say "PYTHON=build-asan/python $robustness"
     (cd "$REPO" && PYTHON=$DEST/python REPO=$REPO \
         ROBUSTNESS_SCALE=${ROBUSTNESS_SCALE:-0.25} \
