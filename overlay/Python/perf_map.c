@@ -43,7 +43,7 @@
    the child writes /tmp/perf-<childpid>.map.
 
    The flusher thread is started on the first buffered line of a process
-   (again in a fork child, which does not inherit it), sleeps on a
+   (again in a fork child; it is stopped before fork()), sleeps on a
    condition variable while the buffer is empty, blocks every signal, and
    takes the same mutex as every writer.  Closing the writer (exit,
    os._exit(), PyUnstable_PerfMapState_Fini()) stops and joins it.  If it
@@ -428,13 +428,25 @@ void
 _PyPerfMap_BeforeFork(void)
 {
     /* Held across fork() so that the child never sees a half-updated
-       buffer; released in both processes afterwards. */
+       buffer; released in both processes afterwards.  The flusher thread
+       is stopped first: a process with no other threads forks as one
+       (qemu-user, for one, cannot fork a process whose other threads are
+       running guest code), and the child would not inherit it anyway. */
     pthread_mutex_lock(&map_state.lock);
+    stop_flusher_locked();
 }
 
 void
 _PyPerfMap_AfterForkParent(void)
 {
+    /* Lines buffered since the flush before fork() need the flusher
+       again; otherwise the next line starts it. */
+    long pid = (long)getpid();
+    if (map_state.dirty_ns != 0 && map_state.pid == pid
+        && map_state.flusher_pid != -1)
+    {
+        start_flusher_locked(pid);
+    }
     pthread_mutex_unlock(&map_state.lock);
 }
 
