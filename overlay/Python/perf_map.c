@@ -202,7 +202,7 @@ flush_locked(void)
 }
 
 /* A condition variable that waits on CLOCK_MONOTONIC (the clock of
-   dirty_ns).  Called before the thread starts, and in a fork child. */
+   dirty_ns).  Called before each start of the thread. */
 static void
 init_wake(void)
 {
@@ -505,14 +505,11 @@ int
 _PyPerfMap_AfterForkChild(int persist)
 {
     /* Only this thread exists now; the mutex may have been held by the
-       forking thread, and the parent's flusher thread may have been
-       waiting on the condition variable: make both fresh.  The child
-       starts its own flusher with its first line.  A failed flush of the
-       parent's is the parent's to report. */
+       forking thread: make it fresh.  There was no flusher thread at the
+       fork (_PyPerfMap_BeforeFork() stopped it); the child starts its own,
+       with a fresh condition variable, with its first line.  A failed
+       flush of the parent's is the parent's to report. */
     pthread_mutex_init(&map_state.lock, NULL);
-    if (map_state.flusher_pid > 0) {
-        init_wake();
-    }
     map_state.flush_error = 0;
     int result = 0;
     if (map_state.fd < 0) {
