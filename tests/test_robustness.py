@@ -323,6 +323,25 @@ STATE = ("import sys\n"
          "print(sys.is_stack_trampoline_active())\n")
 
 
+# The end of the children that fill /tmp or exceed RLIMIT_FSIZE: with
+# mode "wait", leave the pending data to the periodic flush (the map's
+# flusher thread, 50 ms after the first pending line, or the GIL release in
+# sleep()); then deactivate, which must not raise, and call everything
+# again untrampolined.  Needs sys, time, mode, funcs and total.
+FLUSH_THEN_DEACTIVATE = r"""
+if mode == "wait":
+    time.sleep(0.1)
+    time.sleep(0.1)
+try:
+    sys.deactivate_stack_trampoline()
+    print("deactivate=ok")
+except BaseException as exc:
+    print(f"deactivate={type(exc).__name__}: {exc}")
+# Calls go on, and a later activation fails cleanly or works.
+print(f"total={total + sum(f() for f in funcs)}")
+"""
+
+
 class TestSwitchValues(RobustCase):
     """SPEC section 4 and the contract: -X perf[=N] / -X perf_jit[=N] with N
     a non-negative decimal int; the variables empty, 0 or a positive int.
@@ -949,26 +968,14 @@ class TestUnusableTmp(RobustCase):
                 self.assertEqual(files, {})
 
     FILL = MAKE + r"""
-import os, sys
+import os, sys, time
 backend, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 funcs = [make(f"fill_{i:05d}_" + "n" * 40) for i in range(n)]
 sys.activate_stack_trampoline(backend)
 total = 0
 for f in funcs:
     total += f()
-if mode == "wait":
-    # Release the GIL with data pending for more than 50 ms: the map is
-    # flushed from there.
-    import time
-    time.sleep(0.1)
-    time.sleep(0.1)
-try:
-    sys.deactivate_stack_trampoline()
-    print("deactivate=ok")
-except BaseException as exc:
-    print(f"deactivate={type(exc).__name__}: {exc}")
-# Calls go on, and a later activation fails cleanly or works.
-print(f"total={total + sum(f() for f in funcs)}")
+""" + FLUSH_THEN_DEACTIVATE + r"""
 print(f"pid={os.getpid()}")
 """
 
@@ -1070,16 +1077,7 @@ resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
 funcs = [make(f"fsize_{i:05d}") for i in range(n)]
 sys.activate_stack_trampoline(backend)
 total = sum(f() for f in funcs)
-if mode == "wait":
-    time.sleep(0.1)
-    time.sleep(0.1)
-try:
-    sys.deactivate_stack_trampoline()
-    print("deactivate=ok")
-except BaseException as exc:
-    print(f"deactivate={type(exc).__name__}: {exc}")
-print(f"total={total + sum(f() for f in funcs)}")
-"""
+""" + FLUSH_THEN_DEACTIVATE
 
 
 class TestResourceLimits(RobustCase):
