@@ -105,13 +105,6 @@ def measure(workload, modes, rounds, env):
     return samples
 
 
-def ratio(samples, a, b):
-    xs, ys = samples.get(a), samples.get(b)
-    if not xs or not ys:
-        return None
-    return statistics.median(x / y for x, y in zip(xs, ys))
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int,
@@ -159,11 +152,11 @@ def main():
     rows = []
     for n in names:
         s = data[n]
-        r = {"perf/off": ratio(s, "perf", "off"),
-             "perf_jit/off": ratio(s, "perf_jit", "off"),
-             "off/pristine": ratio(s, "off", "pristine")}
+        r = {"perf/off": run.paired_ratio(s, "perf", "off"),
+             "perf_jit/off": run.paired_ratio(s, "perf_jit", "off"),
+             "off/pristine": run.paired_ratio(s, "off", "pristine")}
         for v, _ in others:
-            r[v] = ratio(s, v + "+perf", v)
+            r[v] = run.paired_ratio(s, v + "+perf", v)
         res[n] = r
         med = {k: statistics.median(v) for k, v in s.items()}
         rows.append([n] + ["%.1f" % (med[k] * 1000) for k in
