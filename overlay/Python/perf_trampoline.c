@@ -21,13 +21,15 @@
      specialized call instructions, which is most of the cost of upstream's
      design.  Here ceval.c keeps every specialized and inlined path when the
      installed hook is ours, and only at the very end, instead of jumping to
-     the new frame, calls _PyPerf_EvalFrame() on it.  The price is one C-level
-     re-entry of the evaluator per Python call.
+     the new frame, calls the new frame's trampoline.  The price is one
+     C-level re-entry of the evaluator per Python call.
 
-   Finding the trampoline of a code object costs a co_extra load (one
-   code-extra index per interpreter, requested once and reused by every
-   activation: a fresh index per activation runs out after 254 cycles).
-   The co_extra slot points to a _PyPerfTrampoline record.
+   Finding the trampoline of a code object costs a co_extra load: slot 0
+   of every code object's extras is ours, reserved in every interpreter
+   when it is created (so no activation cycle can run out of indices), and
+   points to a _PyPerfTrampoline record.  The hook does the lookup, and
+   _PyPerf_EnterSlow() everything else: creating and describing records,
+   and learning a thread's stack limit.
 
    Sharing.  A trampoline belongs to a function identity, (co_qualname,
    co_filename, co_firstlineno), not to a code object: a program that execs
@@ -532,27 +534,16 @@ identity_trampoline(PyCodeObject *co)
 /* ------------------------------------------------------------------ */
 /* Code objects                                                       */
 
-/* interp->perf_code_extra_index holds the index plus one (0: none yet). */
-static Py_ssize_t
-get_extra_index(PyInterpreterState *interp)
-{
-    if (interp->perf_code_extra_index == 0) {
-        Py_ssize_t index = _PyEval_RequestCodeExtraIndex(NULL);
-        if (index < 0) {
-            return -1;
-        }
-        interp->perf_code_extra_index = index + 1;
-    }
-    return interp->perf_code_extra_index - 1;
-}
-
+/* The trampoline of a code object, described to the current output or
+   not, or NULL.  ce_size needs no check: co_extra is only ever allocated
+   by _PyCode_SetExtra(), with ce_size = co_extra_user_count, and that is
+   at least 1 in every interpreter (_PyPerf_CODE_EXTRA_INDEX is 0). */
 static inline _PyPerfTrampoline *
-code_trampoline(PyInterpreterState *interp, PyCodeObject *co)
+code_trampoline(PyCodeObject *co)
 {
     _PyCodeObjectExtra *extra = (_PyCodeObjectExtra *)co->co_extra;
-    Py_ssize_t index = interp->perf_code_extra_index - 1;
-    if (extra != NULL && index >= 0 && index < extra->ce_size) {
-        return (_PyPerfTrampoline *)extra->ce_extras[index];
+    if (extra != NULL) {
+        return (_PyPerfTrampoline *)extra->ce_extras[_PyPerf_CODE_EXTRA_INDEX];
     }
     return NULL;
 }
@@ -585,20 +576,15 @@ write_record(_PyPerfTrampoline *t)
 static _PyPerfTrampoline *
 prepare_trampoline(PyThreadState *tstate, PyCodeObject *co)
 {
-    PyInterpreterState *interp = tstate->interp;
-    _PyPerfTrampoline *t = code_trampoline(interp, co);
+    _PyPerfTrampoline *t = code_trampoline(co);
     if (t == NULL) {
-        Py_ssize_t index = get_extra_index(interp);
-        if (index < 0) {
-            PyErr_Clear();
-            _PyPerf_SetError("perf trampoline: no code-extra index left");
-            return NULL;
-        }
         t = identity_trampoline(co);
         if (t == NULL) {
             return NULL;
         }
-        if (_PyCode_SetExtra((PyObject *)co, index, t) < 0) {
+        if (_PyCode_SetExtra((PyObject *)co, _PyPerf_CODE_EXTRA_INDEX, t)
+            < 0)
+        {
             PyErr_Clear();
             _PyPerf_SetError("perf trampoline: out of memory");
             return NULL;
@@ -723,19 +709,17 @@ set_stack_limit(void)
     _PyPerf_stack_limit = limit;
 }
 
-/* Everything but the common case: the thread's stack bounds are not known
-   yet, the code object has no trampoline yet, or its trampoline has not
-   been described to the current output.  Out of line, so that the common
-   path below needs no callee-saved registers and no stack frame of its
-   own beyond the frame pointer. */
-static PyObject * __attribute__((noinline, cold))
-eval_frame_slow(PyThreadState *tstate, _PyInterpreterFrame *frame,
-                int throwflag)
+/* Everything but the common case (see pycore_perf.h).  Out of line, so
+   that the common paths, in the hook below and in ceval.c, need no
+   callee-saved registers and no stack frame of their own. */
+PyObject * __attribute__((noinline, cold))
+_PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                  int throwflag)
 {
     if (_PyPerf_stack_limit == 0) {
         set_stack_limit();
     }
-    _PyPerfTrampoline *t = code_trampoline(tstate->interp, frame->f_code);
+    _PyPerfTrampoline *t = code_trampoline(frame->f_code);
     if (t == NULL || t->written_gen != perf_state.output_gen) {
         t = perf_state.failed || flush_failed
             ? NULL : prepare_trampoline(tstate, frame->f_code);
@@ -747,30 +731,23 @@ eval_frame_slow(PyThreadState *tstate, _PyInterpreterFrame *frame,
     return t->entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
 }
 
-/* The PEP 523 hook, and the entry point ceval.c calls for inlined calls.
-   The common path is a handful of loads and compares and a tail call into
-   the trampoline (this function's own frame is gone by then, so a stack
-   shows evaluator -> trampoline -> evaluator).  The index test is one
-   unsigned compare: an interpreter without an index (-1) fails it too. */
+/* The PEP 523 hook: frames entered from C (calls from C code, generator
+   and coroutine resumptions, module bodies).  The common path is a few
+   loads and compares and a tail call into the trampoline (this function's
+   own frame is gone by then, so a stack shows evaluator -> trampoline ->
+   evaluator).  It does not look at the thread's stack limit: frames
+   entered from C are bounded by the recursion limit, as without perf
+   support.  ceval.c calls it for inlined calls once the thread's stack
+   limit is known, and _PyPerf_EnterSlow() before. */
 PyObject *
 _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
                   int throwflag)
 {
-    _PyCodeObjectExtra *extra =
-        (_PyCodeObjectExtra *)frame->f_code->co_extra;
-    size_t index = (size_t)tstate->interp->perf_code_extra_index - 1;
-    if (LIKELY(extra != NULL && index < (size_t)extra->ce_size
-                   && _PyPerf_stack_limit != 0))
-    {
-        _PyPerfTrampoline *t = (_PyPerfTrampoline *)extra->ce_extras[index];
-        if (LIKELY(t != NULL
-                       && t->written_gen == perf_state.output_gen))
-        {
-            return t->entry(tstate, frame, throwflag,
-                            _PyEval_EvalFrameDefault);
-        }
+    _PyPerfTrampoline *t = code_trampoline(frame->f_code);
+    if (LIKELY(t != NULL && t->written_gen == perf_state.output_gen)) {
+        return t->entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
     }
-    return eval_frame_slow(tstate, frame, throwflag);
+    return _PyPerf_EnterSlow(tstate, frame, throwflag);
 }
 
 
@@ -805,9 +782,6 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
         PyErr_SetString(PyExc_RuntimeError,
                         "cannot activate the perf trampoline: another "
                         "frame evaluation function (PEP 523) is installed");
-        return -1;
-    }
-    if (get_extra_index(interp) < 0) {
         return -1;
     }
     if (perf_state.backend != backend || perf_state.failed) {
@@ -1014,7 +988,7 @@ _PyPerf_AfterForkChild(void)
     for (_PyInterpreterFrame *f = tstate->cframe->current_frame; f != NULL;
          f = f->previous)
     {
-        _PyPerfTrampoline *t = code_trampoline(tstate->interp, f->f_code);
+        _PyPerfTrampoline *t = code_trampoline(f->f_code);
         if (t != NULL && t->written_gen != perf_state.output_gen) {
             if (write_record(t) < 0) {
                 backend_failed(tstate);
@@ -1051,8 +1025,7 @@ PyUnstable_PerfTrampoline_SetPersistAfterFork(int enable)
 void *
 _PyPerf_TrampolineAddress(PyCodeObject *co)
 {
-    PyThreadState *tstate = _PyThreadState_GET();
-    _PyPerfTrampoline *t = code_trampoline(tstate->interp, co);
+    _PyPerfTrampoline *t = code_trampoline(co);
     return t != NULL ? (void *)t->entry : NULL;
 }
 

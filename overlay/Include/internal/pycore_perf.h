@@ -120,17 +120,34 @@ extern int _PyPerfMap_AfterForkChild(int persist);
 extern int _PyPerfMap_MaybeFlush(void);
 
 #ifdef PY_HAVE_PERF_TRAMPOLINE
+/* Code-extra index 0 belongs to the perf trampolines in every interpreter:
+   init_interpreter() (Python/pystate.c) reserves it before anything else
+   can request one.  A constant index leaves nothing to load or bounds-check
+   in the lookup, and means the same thing in every interpreter, which
+   matters for code objects that interpreters share (the frozen
+   modules'). */
+#define _PyPerf_CODE_EXTRA_INDEX 0
+
 /* Per thread: ceval enters a trampoline for an inlined call only while its
    frame is above this address; deeper, it inlines the call as usual, so
    that deep pure-Python recursion (which needs no C stack in 3.11) cannot
-   overflow the C stack.  0 until the thread first runs _PyPerf_EvalFrame(),
-   which sets it from the thread's stack bounds. */
+   overflow the C stack.  0 until _PyPerf_EnterSlow() first runs in the
+   thread and sets it from the thread's stack bounds. */
 extern __thread uintptr_t _PyPerf_stack_limit
     __attribute__((tls_model("initial-exec")));
 
 /* The evaluation hook installed in PyInterpreterState.eval_frame while a
    backend is active.  ceval.c compares against it to keep inlined calls. */
 extern PyObject *_PyPerf_EvalFrame(PyThreadState *tstate,
+                                   struct _PyInterpreterFrame *frame,
+                                   int throwflag);
+
+/* Everything but the common case of _PyPerf_EvalFrame(): the thread's
+   stack limit is not known yet, the code object has no trampoline yet, or
+   it has not been described to the current output.  Creates and describes
+   the trampoline and enters the frame through it, or, if that fails,
+   reports once and evaluates the frame without one. */
+extern PyObject *_PyPerf_EnterSlow(PyThreadState *tstate,
                                    struct _PyInterpreterFrame *frame,
                                    int throwflag);
 #endif
