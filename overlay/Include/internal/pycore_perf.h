@@ -264,6 +264,7 @@ struct _perf_runtime_state {
     /* Arenas, newest first; never unmapped. */
     struct _PyPerfArena *arenas;
     uint64_t next_slot;         /* slot number of the next trampoline */
+    uintptr_t arena_hint;       /* where to ask for the next arena, or 0 */
     char error[256];            /* last _PyPerf_SetError() message */
     struct _perf_map_state map;
     struct _perf_jit_state jit;
