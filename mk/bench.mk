@@ -12,8 +12,9 @@
 #   make bench-scale               scale checks (bench/scale.py)
 #   make bench-pristine            only build the reference build-pristine/
 #
-# BENCH_ROUNDS (default 5; BENCH_INTERLEAVED_ROUNDS, default 40, for
-# bench/interleave.py), BENCH_SCALE (workload size factor),
+# BENCH_ROUNDS (default 5; BENCH_INTERLEAVED_ROUNDS, default 40, and
+# BENCH_GROUPS, default 5, for bench/interleave.py), BENCH_SCALE
+# (workload size factor),
 # BENCH_WORKLOADS (comma-separated subset) are passed through the
 # environment; BENCH_PYTHON runs the runner (any python3 >= 3.8).
 
