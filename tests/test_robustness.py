@@ -1280,6 +1280,44 @@ class TestConcurrency(RobustCase):
                 if "perf," in backends + ",":
                     self.read_map(res.pid)
 
+    def test_concurrent_fini_without_gil(self):
+        # The PyUnstable_* perf map API may be called without the GIL.
+        # Four threads write entries (each first line starts the flusher
+        # thread) and close the map at the same time, 300 times each: two
+        # closers must never both join the flusher (a double
+        # pthread_join() is undefined; glibc crashes or hangs).  ctypes.CDLL
+        # functions run with the GIL released.
+        _, res = self.run_script("""
+            import ctypes, sys, threading
+            api = ctypes.CDLL(None)
+            api.PyUnstable_WritePerfMapEntry.argtypes = [
+                ctypes.c_void_p, ctypes.c_uint, ctypes.c_char_p]
+            rounds = int(sys.argv[1])
+            errors = []
+            barrier = threading.Barrier(4)
+            def worker(k):
+                for i in range(rounds):
+                    barrier.wait()
+                    if api.PyUnstable_PerfMapState_Init() != 0:
+                        errors.append(("init", k, i))
+                    addr = 0x100000 + (k * rounds + i) * 16
+                    if api.PyUnstable_WritePerfMapEntry(
+                            addr, 16, b"jit_%d_%d" % (k, i)) != 0:
+                        errors.append(("write", k, i))
+                    api.PyUnstable_PerfMapState_Fini()
+            threads = [threading.Thread(target=worker, args=(k,))
+                       for k in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            print(f"errors={errors}")
+            """, args=[str(scaled(300))])
+        self.assertEqual(res.values()["errors"], "[]", res)
+        # Every entry that was written is a whole line.
+        lines = self.read_map(res.pid, strict=False)
+        self.assertTrue(all(b" jit_" in line for line in lines), lines[:5])
+
     def test_many_toggles_one_thread(self):
         _, res = self.run_script("""
             import sys, time

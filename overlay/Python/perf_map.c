@@ -239,13 +239,19 @@ flusher_main(void *arg)
     return NULL;
 }
 
+/* flusher_pid while a thread joins the flusher (stop_flusher_locked()). */
+#define FLUSHER_STOPPING (-2)
+
 /* Start the flusher thread in this process if it does not run yet.  A
    failure (thread limits, RLIMIT_AS) is not an error: the GIL-release and
-   exit flushes remain.  Lock held. */
+   exit flushes remain.  Not while another thread is stopping it: the next
+   line after that starts it.  Lock held. */
 static void
 start_flusher_locked(long pid)
 {
-    if (map_state.flusher_pid == pid) {
+    if (map_state.flusher_pid == pid
+        || map_state.flusher_pid == FLUSHER_STOPPING)
+    {
         return;
     }
     /* Mark the attempt first: never retry on every line. */
@@ -270,17 +276,23 @@ start_flusher_locked(long pid)
 }
 
 /* Stop and join the flusher thread of this process, if any.  Lock held;
-   it is released while joining. */
+   it is released while joining.  Two threads may stop it at once (the
+   PyUnstable_* API is called without the GIL): only the first joins; the
+   other finds FLUSHER_STOPPING and goes on, which is safe because
+   flusher_stop stays set until the join is over, so the flusher touches
+   nothing more once it gets the lock. */
 static void
 stop_flusher_locked(void)
 {
     if (map_state.flusher_pid != (long)getpid()) {
         return;
     }
+    pthread_t thread = map_state.flusher;
+    map_state.flusher_pid = FLUSHER_STOPPING;
     map_state.flusher_stop = 1;
     pthread_cond_signal(&map_state.wake);
     pthread_mutex_unlock(&map_state.lock);
-    pthread_join(map_state.flusher, NULL);
+    pthread_join(thread, NULL);
     pthread_mutex_lock(&map_state.lock);
     map_state.flusher_pid = 0;
     map_state.flusher_stop = 0;
@@ -511,6 +523,11 @@ _PyPerfMap_AfterForkChild(int persist)
        flush of the parent's is the parent's to report. */
     pthread_mutex_init(&map_state.lock, NULL);
     map_state.flush_error = 0;
+    /* Nor is anybody stopping one here (a parent thread may have been). */
+    if (map_state.flusher_pid == FLUSHER_STOPPING) {
+        map_state.flusher_pid = 0;
+        map_state.flusher_stop = 0;
+    }
     int result = 0;
     if (map_state.fd < 0) {
         return 0;

@@ -200,7 +200,9 @@ struct _perf_map_state {
     pthread_cond_t wake;        /* signalled when buf becomes non-empty,
                                    and to stop the thread */
     pthread_t flusher;
-    long flusher_pid;           /* the process that runs it, or 0 */
+    long flusher_pid;           /* the process that runs it, 0 if none,
+                                   -1 if it could not be started, -2
+                                   while a thread joins it */
     int flusher_stop;           /* asks it to exit */
     int flush_error;            /* a flush by the thread failed, not yet
                                    reported */
