@@ -78,15 +78,16 @@ EH_FRAME_ALIGN = 8
 #  ra_signed).  Registers are DWARF numbers.
 STUBS = {
     EM_X86_64: {
-        "size": 12,
+        "size": 15,
         "regs": {7: "rsp", 6: "rbp", 16: "rip"},
         "rules": [
             (0, 7, 8, {16: -8}, False),             # endbr64
             (4, 7, 8, {16: -8}, False),             # push %rbp
             (5, 7, 16, {16: -8, 6: -16}, False),    # mov %rsp,%rbp
-            (8, 6, 16, {16: -8, 6: -16}, False),    # call *%rcx
-            (10, 6, 16, {16: -8, 6: -16}, False),   # pop %rbp
-            (11, 7, 8, {16: -8}, False),            # ret
+            (8, 6, 16, {16: -8, 6: -16}, False),    # call (rel32 or *%rcx)
+            (10, 6, 16, {16: -8, 6: -16}, False),   # nopl, if *%rcx
+            (13, 6, 16, {16: -8, 6: -16}, False),   # pop %rbp
+            (14, 7, 8, {16: -8}, False),            # ret
         ],
     },
     EM_AARCH64: {

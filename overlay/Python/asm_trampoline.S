@@ -10,9 +10,15 @@
 
    The stub builds a complete frame record so that frame-pointer unwinding
    reaches the caller: a stub that skipped it would hide one frame.  The
-   layout is mirrored in Include/internal/pycore_perf.h (stub size) and in
+   layout is mirrored in Include/internal/pycore_perf.h (stub size), in
    the unwinding information of Python/perf_jit_trampoline.c (the CFA after
-   each instruction): change them together. */
+   each instruction) and in tools/jitdump_check.py: change them together.
+
+   x86-64: the indirect call and the 3-byte no-op after it are the room for
+   a direct "call rel32" (5 bytes): where the copy lands within 2 GiB of
+   the evaluator (the arenas are mapped just below it), the manager writes
+   one over them, which spares an indirect branch per call.  Either way the
+   call returns to offset 13. */
 
 #if defined(__x86_64__)
 
@@ -24,9 +30,10 @@ _Py_trampoline_func_start:
     endbr64                     /* 0: IBT landing pad (indirect call) */
     push    %rbp                /* 4: CFA = rsp + 16, rbp at CFA - 16 */
     mov     %rsp, %rbp          /* 5: CFA = rbp + 16 */
-    call    *%rcx               /* 8: eval(rdi, rsi, edx) */
-    pop     %rbp                /* 10: CFA = rsp + 8 */
-    ret                         /* 11 */
+    call    *%rcx               /* 8: eval(rdi, rsi, edx); or call rel32 */
+    nopl    (%rax)              /* 10: room for the direct call */
+    pop     %rbp                /* 13: CFA = rsp + 8 */
+    ret                         /* 14 */
     .globl  _Py_trampoline_func_end
 _Py_trampoline_func_end:
     .size   _Py_trampoline_func_start, . - _Py_trampoline_func_start

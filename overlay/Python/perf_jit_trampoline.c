@@ -215,7 +215,7 @@ typedef struct {
 #define CFI_CODE_ALIGN 1
 #define CFI_DATA_ALIGN (-8)
 #define CFI_RA_COLUMN 16                /* the return address, "rip" */
-#define CFI_STUB_SIZE 12
+#define CFI_STUB_SIZE 15
 
 static const uint8_t cie_instructions[] = {
     /* From the entry (0: endbr64; 4: push %rbp) the return address is on
@@ -228,10 +228,11 @@ static const uint8_t fde_instructions[] = {
     DW_CFA_advance_loc | 5,             /* 5: after push %rbp */
     DW_CFA_def_cfa_offset, 16,          /* CFA = rsp + 16 */
     DW_CFA_offset | 6, 2,               /* rbp saved at CFA - 16 */
-    DW_CFA_advance_loc | 3,             /* 8: after mov %rsp,%rbp; also at
-                                           10, where the call returns */
+    DW_CFA_advance_loc | 3,             /* 8: after mov %rsp,%rbp; the call
+                                           (indirect, or direct) returns
+                                           to 13 */
     DW_CFA_def_cfa_register, 6,         /* CFA = rbp + 16 */
-    DW_CFA_advance_loc | 3,             /* 11: after pop %rbp, at ret */
+    DW_CFA_advance_loc | 6,             /* 14: after pop %rbp, at ret */
     DW_CFA_def_cfa, 7, 8,               /* CFA = rsp + 8 */
     DW_CFA_restore | 6,                 /* rbp holds the caller's value */
 };

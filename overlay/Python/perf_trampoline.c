@@ -321,6 +321,32 @@ next_arena_hint(void)
     return hint;
 }
 
+/* x86-64: replace the stub's "call *%rcx; nopl (%rax)" by "call rel32" to
+   the evaluator when it is within reach of this copy: a direct call is
+   cheaper than an indirect one, and the arenas are mapped near the
+   evaluator for this (next_arena_hint()).  Both forms are 5 bytes and
+   return to the same offset, so the unwinding information is the same.
+   Measured on an x86-64 VM, same binary, 6 x 12 interleaved rounds,
+   twice: generator pipeline perf/off 1.102 and 1.099 with the indirect
+   call, 1.077 and 1.066 with the direct one. */
+static void
+direct_call(char *slot)
+{
+#if defined(__x86_64__)
+    char *next = slot + _PyPerf_STUB_CALL_OFFSET + 5;
+    intptr_t rel = (intptr_t)(void *)_PyEval_EvalFrameDefault
+                   - (intptr_t)next;
+    if (rel < INT32_MIN || rel > INT32_MAX) {
+        return;
+    }
+    int32_t rel32 = (int32_t)rel;
+    slot[_PyPerf_STUB_CALL_OFFSET] = (char)0xe8;          /* call rel32 */
+    memcpy(slot + _PyPerf_STUB_CALL_OFFSET + 1, &rel32, sizeof(rel32));
+#else
+    (void)slot;
+#endif
+}
+
 static _PyPerfArena *
 new_arena(void)
 {
@@ -351,6 +377,7 @@ new_arena(void)
         memset(slot, 0, _PyPerf_SLOT_SIZE);         /* udf #0 */
 #endif
         memcpy(slot, _Py_trampoline_func_start, _PyPerf_STUB_SIZE);
+        direct_call(slot);
         /* The slot's own number makes its bytes unique. */
         uint64_t tag = perf_state.next_slot + i;
         memcpy(slot + _PyPerf_SLOT_TAG_OFFSET, &tag, sizeof(tag));

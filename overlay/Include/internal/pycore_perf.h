@@ -54,8 +54,11 @@ typedef PyObject *(*_PyPerf_TrampolineFunc)(PyThreadState *,
    information through the address range behind its code, so the rest of
    the slot must be room for it (see Python/perf_jit_trampoline.c). */
 #if defined(__x86_64__)
-   /* endbr64; push %rbp; mov %rsp,%rbp; call *%rcx; pop %rbp; ret */
-#  define _PyPerf_STUB_SIZE 12
+   /* endbr64; push %rbp; mov %rsp,%rbp; call *%rcx; nopl (%rax);
+      pop %rbp; ret -- the call and the nop become "call rel32" when the
+      evaluator is in reach (_PyPerf_STUB_CALL_OFFSET) */
+#  define _PyPerf_STUB_SIZE 15
+#  define _PyPerf_STUB_CALL_OFFSET 8
 #  define _PyPerf_SLOT_TAG_OFFSET 16
 #  define _PyPerf_SLOT_SIZE 128
 #  define _PyPerf_ELF_MACHINE 62        /* EM_X86_64 */
