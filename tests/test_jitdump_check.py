@@ -156,7 +156,7 @@ class Damage(unittest.TestCase):
         # pc_range follows length, CIE pointer and pc_begin.
         struct.pack_into("<I", data, rec["offset"] + 40 + fde["offset"]
                          + 12, 24)
-        self.assertReports(data, "FDE covers 24 bytes, expected 12")
+        self.assertReports(data, "FDE covers 24 bytes, expected 15")
 
     def test_fde_pc_begin(self):
         data = load("x86_64")
