@@ -633,7 +633,7 @@ write_record(_PyPerfTrampoline *t)
 /* Make sure co has a trampoline, described to the current output if there
    is one.  Returns NULL with perf_state.error set on failure. */
 static _PyPerfTrampoline *
-prepare_trampoline(PyThreadState *tstate, PyCodeObject *co)
+prepare_trampoline(PyCodeObject *co)
 {
     _PyPerfTrampoline *t = code_trampoline(co);
     if (t == NULL) {
@@ -781,7 +781,7 @@ _PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
     _PyPerfTrampoline *t = code_trampoline(frame->f_code);
     if (t == NULL || t->written_gen != perf_state.output_gen) {
         t = perf_state.failed || flush_failed
-            ? NULL : prepare_trampoline(tstate, frame->f_code);
+            ? NULL : prepare_trampoline(frame->f_code);
         if (t == NULL) {
             backend_failed(tstate);
             return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
@@ -1064,8 +1064,7 @@ _PyPerf_AfterForkChild(void)
 int
 PyUnstable_PerfTrampoline_CompileCode(PyCodeObject *co)
 {
-    PyThreadState *tstate = _PyThreadState_GET();
-    if (prepare_trampoline(tstate, co) == NULL) {
+    if (prepare_trampoline(co) == NULL) {
         PyErr_Format(PyExc_RuntimeError, "cannot compile a perf trampoline: "
                      "%s", perf_state.error);
         return -1;
