@@ -14,11 +14,21 @@
    the unwinding information of Python/perf_jit_trampoline.c (the CFA after
    each instruction) and in tools/jitdump_check.py: change them together.
 
+   Below its frame record the stub keeps _PyPerf_STUB_RESERVE (512) bytes
+   of stack for the evaluator it calls: room for the frame records of
+   Python calls that the evaluator runs inlined, without a C call of its
+   own (see Include/internal/pycore_perf.h and Python/ceval.c).  The
+   evaluator uses the room only when it is told to (throwflag
+   _PyPerf_ENTER_RESERVED); otherwise it is 512 unused bytes of stack.
+   The reserve ends where the evaluator's frame begins, so every record
+   lies above the evaluator's frame and below the stub's: a walk along
+   the frame pointers always moves up the stack.
+
    x86-64: the indirect call and the 3-byte no-op after it are the room for
    a direct "call rel32" (5 bytes): where the copy lands within 2 GiB of
    the evaluator (the arenas are mapped just below it), the manager writes
    one over them, which spares an indirect branch per call.  Either way the
-   call returns to offset 13. */
+   call returns to offset 20 (_PyPerf_STUB_RETURN_OFFSET). */
 
 #if defined(__x86_64__)
 
@@ -30,20 +40,25 @@ _Py_trampoline_func_start:
     endbr64                     /* 0: IBT landing pad (indirect call) */
     push    %rbp                /* 4: CFA = rsp + 16, rbp at CFA - 16 */
     mov     %rsp, %rbp          /* 5: CFA = rbp + 16 */
-    call    *%rcx               /* 8: eval(rdi, rsi, edx); or call rel32 */
-    nopl    (%rax)              /* 10: room for the direct call */
-    pop     %rbp                /* 13: CFA = rsp + 8 */
-    ret                         /* 14 */
+    sub     $512, %rsp          /* 8: the reserve (16-byte aligned) */
+    call    *%rcx               /* 15: eval(rdi, rsi, edx); or call rel32 */
+    nopl    (%rax)              /* 17: room for the direct call */
+    leave                       /* 20: CFA = rsp + 8 */
+    ret                         /* 21 */
     .globl  _Py_trampoline_func_end
 _Py_trampoline_func_end:
     .size   _Py_trampoline_func_start, . - _Py_trampoline_func_start
 
-    /* The stub's size, for the C side to check against its constants. */
+    /* The stub's size and its reserve, for the C side to check against its
+       constants. */
     .section .rodata
     .p2align 3
     .globl  _Py_trampoline_func_size
 _Py_trampoline_func_size:
     .quad   _Py_trampoline_func_end - _Py_trampoline_func_start
+    .globl  _Py_trampoline_reserve_size
+_Py_trampoline_reserve_size:
+    .quad   512
 
     /* GNU property note: the object is IBT and SHSTK compatible. */
     .section .note.gnu.property, "a"
@@ -68,20 +83,26 @@ _Py_trampoline_func_start:
     hint    #25                 /* 4:  paciasp, sign x30 with sp */
     stp     x29, x30, [sp, #-16]!   /* 8: CFA = sp + 16, x29/x30 saved */
     mov     x29, sp             /* 12: CFA = x29 + 16 */
-    blr     x3                  /* 16: eval(x0, x1, w2) */
-    ldp     x29, x30, [sp], #16 /* 20: CFA = sp + 0 */
-    hint    #29                 /* 24: autiasp */
-    ret                         /* 28 */
+    sub     sp, sp, #512        /* 16: the reserve (16-byte aligned) */
+    blr     x3                  /* 20: eval(x0, x1, w2) */
+    mov     sp, x29             /* 24: drop the reserve */
+    ldp     x29, x30, [sp], #16 /* 28: CFA = sp + 0 */
+    hint    #29                 /* 32: autiasp */
+    ret                         /* 36 */
     .globl  _Py_trampoline_func_end
 _Py_trampoline_func_end:
     .size   _Py_trampoline_func_start, . - _Py_trampoline_func_start
 
-    /* The stub's size, for the C side to check against its constants. */
+    /* The stub's size and its reserve, for the C side to check against its
+       constants. */
     .section .rodata
     .p2align 3
     .globl  _Py_trampoline_func_size
 _Py_trampoline_func_size:
     .quad   _Py_trampoline_func_end - _Py_trampoline_func_start
+    .globl  _Py_trampoline_reserve_size
+_Py_trampoline_reserve_size:
+    .quad   512
 
     /* GNU property note: BTI and PAC compatible. */
     .section .note.gnu.property, "a"

@@ -215,7 +215,7 @@ typedef struct {
 #define CFI_CODE_ALIGN 1
 #define CFI_DATA_ALIGN (-8)
 #define CFI_RA_COLUMN 16                /* the return address, "rip" */
-#define CFI_STUB_SIZE 15
+#define CFI_STUB_SIZE 22
 
 static const uint8_t cie_instructions[] = {
     /* From the entry (0: endbr64; 4: push %rbp) the return address is on
@@ -228,11 +228,14 @@ static const uint8_t fde_instructions[] = {
     DW_CFA_advance_loc | 5,             /* 5: after push %rbp */
     DW_CFA_def_cfa_offset, 16,          /* CFA = rsp + 16 */
     DW_CFA_offset | 6, 2,               /* rbp saved at CFA - 16 */
-    DW_CFA_advance_loc | 3,             /* 8: after mov %rsp,%rbp; the call
-                                           (indirect, or direct) returns
-                                           to 13 */
+    DW_CFA_advance_loc | 3,             /* 8: after mov %rsp,%rbp; holds
+                                           through the reserve and at 20,
+                                           where the call returns (and
+                                           where the evaluator's frame
+                                           records for inlined calls
+                                           point) */
     DW_CFA_def_cfa_register, 6,         /* CFA = rbp + 16 */
-    DW_CFA_advance_loc | 6,             /* 14: after pop %rbp, at ret */
+    DW_CFA_advance_loc | 13,            /* 21: after leave, at ret */
     DW_CFA_def_cfa, 7, 8,               /* CFA = rsp + 8 */
     DW_CFA_restore | 6,                 /* rbp holds the caller's value */
 };
@@ -242,7 +245,7 @@ static const uint8_t fde_instructions[] = {
 #define CFI_CODE_ALIGN 4
 #define CFI_DATA_ALIGN (-8)
 #define CFI_RA_COLUMN 30                /* x30, the link register */
-#define CFI_STUB_SIZE 32
+#define CFI_STUB_SIZE 40
 
 static const uint8_t cie_instructions[] = {
     /* From the entry (0: bti c; 4: paciasp) the return address is in x30
@@ -257,14 +260,18 @@ static const uint8_t fde_instructions[] = {
     DW_CFA_def_cfa_offset, 16,          /* CFA = sp + 16 */
     DW_CFA_offset | 29, 2,              /* x29 saved at CFA - 16 */
     DW_CFA_offset | 30, 1,              /* x30 saved at CFA - 8 */
-    DW_CFA_advance_loc | 1,             /* 16: after mov x29,sp; also at
-                                           20, where the blr returns */
+    DW_CFA_advance_loc | 1,             /* 16: after mov x29,sp; holds
+                                           through the reserve and at 24,
+                                           where the blr returns (and
+                                           where the evaluator's frame
+                                           records for inlined calls
+                                           point) */
     DW_CFA_def_cfa_register, 29,        /* CFA = x29 + 16 */
-    DW_CFA_advance_loc | 2,             /* 24: after ldp x29,x30,[sp],#16 */
+    DW_CFA_advance_loc | 4,             /* 32: after ldp x29,x30,[sp],#16 */
     DW_CFA_def_cfa, 31, 0,              /* CFA = sp */
     DW_CFA_restore | 29,                /* x29 holds the caller's value */
     DW_CFA_restore | 30,                /* x30 holds the return address */
-    DW_CFA_advance_loc | 1,             /* 28: after autiasp, at ret */
+    DW_CFA_advance_loc | 1,             /* 36: after autiasp, at ret */
     DW_CFA_AARCH64_negate_ra_state,     /* x30 is no longer signed */
 };
 

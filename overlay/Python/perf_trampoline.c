@@ -260,6 +260,7 @@ _PyPerf_ReadConfig(const PyConfig *config, int *backend)
 /* Python/asm_trampoline.S */
 extern const char _Py_trampoline_func_start[];
 extern const uint64_t _Py_trampoline_func_size;
+extern const uint64_t _Py_trampoline_reserve_size;
 
 #define ARENA_SIZE (64 * 1024)
 
@@ -355,6 +356,12 @@ new_arena(void)
                          (int)_Py_trampoline_func_size, _PyPerf_STUB_SIZE);
         return NULL;
     }
+    if (_Py_trampoline_reserve_size != _PyPerf_STUB_RESERVE) {
+        _PyPerf_SetError("perf trampoline: stub reserves %d bytes, "
+                         "expected %d", (int)_Py_trampoline_reserve_size,
+                         _PyPerf_STUB_RESERVE);
+        return NULL;
+    }
     _PyPerfArena *arena = PyMem_RawCalloc(1, sizeof(*arena));
     if (arena == NULL) {
         _PyPerf_SetError("perf trampoline: out of memory");
@@ -425,18 +432,6 @@ monotonic_ns(void)
 
 /* ------------------------------------------------------------------ */
 /* Identities                                                         */
-
-typedef struct _PyPerfTrampoline {
-    _PyPerf_TrampolineFunc entry;   /* slot in an arena */
-    uint32_t written_gen;           /* output that has this record */
-    uint32_t other_gen;             /* the same for the other backend's
-                                       output (see switch_outputs()) */
-    int lineno;                     /* co_firstlineno */
-    Py_hash_t hash;
-    struct _PyPerfTrampoline *next; /* same bucket */
-    char *filename;                 /* points into name */
-    char name[1];                   /* "py::qualname:filename\0" */
-} _PyPerfTrampoline;
 
 /* Longest part (qualname or filename) copied into a name, in bytes. */
 #define NAME_PART_MAX 2000
@@ -746,6 +741,9 @@ backend_failed(PyThreadState *tstate)
 __thread uintptr_t _PyPerf_stack_limit
     __attribute__((tls_model("initial-exec"))) = 0;
 
+__thread _PyPerfFrameRecord *_PyPerf_top_record
+    __attribute__((tls_model("initial-exec"))) = NULL;
+
 /* Keep this much of a thread's stack (at most a quarter of it) for the C
    code that runs below the deepest trampolined frame. */
 #define STACK_MARGIN (256 * 1024)
@@ -784,6 +782,10 @@ _PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
             ? NULL : prepare_trampoline(frame->f_code);
         if (t == NULL) {
             backend_failed(tstate);
+            /* No stub, so no reserve for the evaluator to use. */
+            if (throwflag == _PyPerf_ENTER_RESERVED) {
+                throwflag = 0;
+            }
             return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
         }
     }

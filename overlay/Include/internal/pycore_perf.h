@@ -54,19 +54,21 @@ typedef PyObject *(*_PyPerf_TrampolineFunc)(PyThreadState *,
    information through the address range behind its code, so the rest of
    the slot must be room for it (see Python/perf_jit_trampoline.c). */
 #if defined(__x86_64__)
-   /* endbr64; push %rbp; mov %rsp,%rbp; call *%rcx; nopl (%rax);
-      pop %rbp; ret -- the call and the nop become "call rel32" when the
-      evaluator is in reach (_PyPerf_STUB_CALL_OFFSET) */
-#  define _PyPerf_STUB_SIZE 15
-#  define _PyPerf_STUB_CALL_OFFSET 8
-#  define _PyPerf_SLOT_TAG_OFFSET 16
+   /* endbr64; push %rbp; mov %rsp,%rbp; sub $512,%rsp; call *%rcx;
+      nopl (%rax); leave; ret -- the call and the nop become "call rel32"
+      when the evaluator is in reach (_PyPerf_STUB_CALL_OFFSET) */
+#  define _PyPerf_STUB_SIZE 22
+#  define _PyPerf_STUB_CALL_OFFSET 15
+#  define _PyPerf_STUB_RETURN_OFFSET 20
+#  define _PyPerf_SLOT_TAG_OFFSET 24
 #  define _PyPerf_SLOT_SIZE 128
 #  define _PyPerf_ELF_MACHINE 62        /* EM_X86_64 */
 #elif defined(__aarch64__)
-   /* bti c; paciasp; stp x29,x30,[sp,#-16]!; mov x29,sp; blr x3;
-      ldp x29,x30,[sp],#16; autiasp; ret */
-#  define _PyPerf_STUB_SIZE 32
-#  define _PyPerf_SLOT_TAG_OFFSET 32
+   /* bti c; paciasp; stp x29,x30,[sp,#-16]!; mov x29,sp; sub sp,sp,#512;
+      blr x3; mov sp,x29; ldp x29,x30,[sp],#16; autiasp; ret */
+#  define _PyPerf_STUB_SIZE 40
+#  define _PyPerf_STUB_RETURN_OFFSET 24
+#  define _PyPerf_SLOT_TAG_OFFSET 40
 #  define _PyPerf_SLOT_SIZE 128
 #  define _PyPerf_ELF_MACHINE 183       /* EM_AARCH64 */
 #endif
@@ -130,6 +132,107 @@ extern int _PyPerfMap_MaybeFlush(void);
    matters for code objects that interpreters share (the frozen
    modules'). */
 #define _PyPerf_CODE_EXTRA_INDEX 0
+
+/* Frame records for inlined calls.
+
+   A trampoline's only job is to put its own address into the chain of
+   frame records that perf walks.  A C call does that, but costs a new
+   activation of the evaluator per Python call (prologue, _PyCFrame,
+   recursion check, epilogue).  For Python-to-Python calls, which 3.11
+   runs "inlined" in the same activation, the evaluator instead writes
+   the records itself:
+
+   * The stub reserves _PyPerf_STUB_RESERVE bytes of stack between its own
+     frame record and the evaluator's frame.  When ceval.c enters a frame
+     through a trampoline (perf_call), it passes throwflag
+     _PyPerf_ENTER_RESERVED, which tells the evaluator that it was called
+     by a stub and may use that reserve; no other caller passes it.
+   * For each inlined call, the evaluator takes a record from the reserve,
+     moves its own saved frame pointer and return address there (the
+     evaluator's frame record, read through __builtin_frame_address(0)),
+     and points its frame record at the new record and at the callee's
+     trampoline (_PyPerf_STUB_RETURN_OFFSET into it, where a real call
+     through the stub would return).  An unwinder then reads
+     evaluator -> py::callee -> py::caller -> ... -> the real caller,
+     exactly as if each call had gone through its stub; the rules that
+     the jitdump gives for the stub (CFA = frame pointer + 16) hold for
+     every record.
+   * The thread's most recent record is _PyPerf_top_record.  When a frame
+     is popped from the thread's frame stack (_PyThreadState_PopFrame(),
+     on return, on unwinding, and when a generator function's first frame
+     becomes the generator's), a record whose owner is that frame gives
+     the evaluator's frame record its two words back.  Frames inlined
+     without a record (support turned off in between, reserve full) are
+     nobody's owner and pop nothing.  The check lives there, outside the
+     evaluator: in the evaluator's return paths, even a test that is never
+     taken made gcc allocate the whole evaluator's registers worse (3 %
+     more instructions with support off, measured).
+   * The reserve holds _PyPerf_INLINE_RECORDS records between a floor
+     (owner _PyPerf_RECORD_FLOOR) and a sentinel (owner NULL), which are
+     never used as records.  Records are taken from the top down, so along
+     the chain each record lies above the previous one and below the
+     stub's own frame record: the walk always goes up the stack, as
+     unwinders (gdb's among them) require.  When the reserve is full, the
+     call goes through a trampoline again, and the new activation has a
+     reserve of its own; the calling activation saves _PyPerf_top_record
+     around it.  So whenever an activation with a reserve runs, the top
+     record is in its reserve, and it is the sentinel when the activation
+     returns: the evaluator's frame record is its own again.
+   * Perf-map and jitdump consumers see the same addresses either way;
+     the stub's code at the return offset is never executed for a
+     record, but its unwinding rules describe the record exactly. */
+typedef struct _PyPerfFrameRecord {
+    void *caller_fp;            /* frame record: the next frame pointer */
+    void *return_address;       /* frame record: the return address */
+    struct _PyInterpreterFrame *owner;  /* the inlined frame; NULL or
+                                           _PyPerf_RECORD_FLOOR if none */
+    void **frame_record;        /* the evaluator's frame record */
+} _PyPerfFrameRecord;
+
+#define _PyPerf_INLINE_RECORDS 14
+#define _PyPerf_RECORD_FLOOR ((struct _PyInterpreterFrame *)(uintptr_t)1)
+#define _PyPerf_STUB_RESERVE 512    /* the stub's "sub $512"; checked */
+#define _PyPerf_ENTER_RESERVED 0x50524553   /* throwflag: "called by a
+                                               stub, use its reserve" */
+
+/* Per thread: the most recent frame record, or a reserve's sentinel, or
+   NULL. */
+extern __thread _PyPerfFrameRecord *_PyPerf_top_record
+    __attribute__((tls_model("initial-exec")));
+
+/* The frame record of an inlined frame that is being popped, if it has
+   one (_PyThreadState_PopFrame()). */
+static inline void
+_PyPerf_PopFrameRecord(struct _PyInterpreterFrame *frame)
+{
+    _PyPerfFrameRecord *rec = _PyPerf_top_record;
+    if (rec != NULL && rec->owner == frame) {
+        rec->frame_record[1] = rec->return_address;
+        rec->frame_record[0] = rec->caller_fp;
+        _PyPerf_top_record = rec + 1;
+    }
+}
+
+_Static_assert((_PyPerf_INLINE_RECORDS + 2) * sizeof(_PyPerfFrameRecord)
+               <= _PyPerf_STUB_RESERVE,
+               "the stub's reserve must hold the records, floor and sentinel");
+_Static_assert(_PyPerf_STUB_RESERVE % 16 == 0,
+               "the stub must keep the stack 16-byte aligned");
+
+/* One trampoline, shared by every code object of one function identity
+   (Python/perf_trampoline.c).  Code-extra slot 0 of a code object points
+   to it once the code object has been entered through it. */
+typedef struct _PyPerfTrampoline {
+    _PyPerf_TrampolineFunc entry;   /* slot in an arena */
+    uint32_t written_gen;           /* output that has this record */
+    uint32_t other_gen;             /* the same for the other backend's
+                                       output (see switch_outputs()) */
+    int lineno;                     /* co_firstlineno */
+    Py_hash_t hash;
+    struct _PyPerfTrampoline *next; /* same bucket */
+    char *filename;                 /* points into name */
+    char name[1];                   /* "py::qualname:filename\0" */
+} _PyPerfTrampoline;
 
 /* Per thread: ceval enters a trampoline for an inlined call only while its
    frame is above this address; deeper, it inlines the call as usual, so
