@@ -1768,6 +1768,53 @@ def baz(n):
 baz(10_000_000)
 """
 
+# Inlined calls run behind frame records that the evaluator writes into
+# the stub's reserve, 14 per activation, and takes back when the frame is
+# popped.  This script nests 40 levels (three activations' worth), then,
+# before it spins, makes every kind of frame pop go past the records:
+# returns, generator functions (their first frame becomes the
+# generator's), exceptions unwinding 30 levels, and frames that outlive a
+# deactivation.  A record left behind would show up as an extra frame.
+PROFILED_DEEP_SCRIPT = """
+import os, sys
+print(f"pid={os.getpid()}", flush=True)
+
+def make_gen(n):
+    yield n
+
+def fail(n):
+    if n == 0:
+        raise ValueError(n)
+    fail(n - 1)
+
+def toggled(n):
+    if n == 0:
+        sys.deactivate_stack_trampoline()
+        sys.activate_stack_trampoline(BACKEND)
+        return 0
+    return toggled(n - 1) + 1
+
+def spin():
+    for _ in range(20):
+        for gen in [make_gen(i) for i in range(100)]:
+            next(gen)
+        try:
+            fail(30)
+        except ValueError:
+            pass
+        toggled(20)
+    total = 0
+    for i in range(SPIN):
+        total += i
+    return total
+
+source = "def level_39():\\n    return spin()\\n"
+for i in range(38, -1, -1):
+    source += f"def level_{i}():\\n    return level_{i + 1}()\\n"
+exec(compile(source, __file__, "exec"))
+level_0()
+"""
+
 PROFILED_KINDS_SCRIPT = """
 import asyncio, os, threading
 print(f"pid={os.getpid()}", flush=True)
@@ -1944,6 +1991,49 @@ class TestPerfProfiler(PerfTestCase):
         self.assertGreaterEqual(len(in_foo), 20)
         good = [s for s in in_foo if s[:3] == ["foo", "bar", "baz"]]
         self.assertGreaterEqual(len(good), 0.8 * len(in_foo))
+
+    DEEP_EXPECTED = (["spin"] + [f"level_{i}" for i in range(39, -1, -1)]
+                     + ["<module>"])
+
+    def check_deep_stacks(self, text):
+        samples = [python_frames(s) for s in parse_perf_script(text)]
+        in_spin = [s for s in samples if s and s[0] == "spin"]
+        self.assertGreaterEqual(len(in_spin), 20,
+                                f"too few samples in spin: {len(in_spin)}")
+        # The whole stack, exactly: no frame missing, none left over.
+        good = [s for s in in_spin if s == self.DEEP_EXPECTED]
+        self.assertGreaterEqual(
+            len(good), 0.8 * len(in_spin),
+            f"only {len(good)} of {len(in_spin)} samples in spin have the "
+            f"expected stack; examples of others: "
+            f"{[s for s in in_spin if s != self.DEEP_EXPECTED][:3]}")
+
+    def deep_script(self, backend):
+        return (PROFILED_DEEP_SCRIPT.replace("BACKEND", repr(backend))
+                .replace("SPIN", "15_000_000"))
+
+    def test_deep_inlined_calls(self):
+        script, data, pid = self.perf_record(self.deep_script("perf"),
+                                             "-X", "perf")
+        self.check_deep_stacks(self.perf_script(data))
+
+    def test_deep_inlined_calls_dwarf(self):
+        # perf_jit with DWARF unwinding: the unwinder follows the records
+        # with the stub's unwinding rules, from the copied stack, which
+        # must reach the outermost level (perf's largest copy; 16 KiB
+        # stops short of it here).
+        script, data, pid = self.perf_record(
+            self.deep_script("perf_jit"), "-X", "perf_jit",
+            record_options=("--call-graph", "dwarf,65528", "-k", "1"))
+        jitted = os.path.join(self.tmpdir(), "jitted.data")
+        self.addCleanup(self.remove_jitted_images, pid)
+        proc = subprocess.run(
+            self.perf_command("inject", "--jit", "-i", data, "-o", jitted),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, timeout=support.LONG_TIMEOUT)
+        self.assertEqual(proc.returncode, 0,
+                         proc.stderr.decode(errors="replace"))
+        self.check_deep_stacks(self.perf_script(jitted))
 
     def test_perf_jit_inject(self):
         # jitdump + perf inject --jit: the synthesized images carry the
