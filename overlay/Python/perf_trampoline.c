@@ -20,9 +20,14 @@
      recursion).  An ordinary PEP 523 hook turns that off, and with it the
      specialized call instructions, which is most of the cost of upstream's
      design.  Here ceval.c keeps every specialized and inlined path when the
-     installed hook is ours, and only at the very end, instead of jumping to
-     the new frame, calls the new frame's trampoline.  The price is one
-     C-level re-entry of the evaluator per Python call.
+     installed hook is ours.  It does not call the new frame's trampoline
+     either: it writes the frame record such a call would leave, pointing
+     into the trampoline, in a stack reserve of the stub that called the
+     current activation, and _PyThreadState_PopFrame() removes it (see
+     "Frame records for inlined calls" in pycore_perf.h).  Only when the
+     reserve is full, or the activation has none (it was entered from C),
+     does ceval.c call the trampoline, passing _PyPerf_ENTER_RESERVED so
+     that the new activation uses the stub's reserve.
 
    Finding the trampoline of a code object costs a co_extra load: slot 0
    of every code object's extras is ours, reserved in every interpreter
