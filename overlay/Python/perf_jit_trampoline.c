@@ -467,7 +467,8 @@ build_unwind_data(byte_writer *w, size_t code_size)
    So the bytes are claimed only when they fit in the trampoline's slot,
    and names are never put at risk.  DWARF unwinding proper needs
    _PyPerf_SLOT_SIZE >= round_up(_PyPerf_SLOT_CODE_SIZE, 8) + the
-   unwinding data (24 + 76 on x86-64, 40 + 84 on aarch64): 128. */
+   unwinding data: 32 + 76 = 108 on x86-64 (slots of 128), 48 + 84 = 132
+   on aarch64 (slots of 256). */
 static uint64_t
 unwind_mapped_size(size_t code_size, size_t unwind_size)
 {

@@ -50,9 +50,10 @@ typedef PyObject *(*_PyPerf_TrampolineFunc)(PyThreadState *,
    so that no two slots have identical bytes (perf derives a jitted image's
    build-id from its code bytes alone).  _PyPerf_SLOT_CODE_SIZE bytes from
    the slot start are reported to perf as the function's code.  A slot is
-   128 bytes: perf 6.1 (libunwind) reads a jitted function's unwinding
-   information through the address range behind its code, so the rest of
-   the slot must be room for it (see Python/perf_jit_trampoline.c). */
+   128 bytes (256 on aarch64): perf 6.1 (libunwind) reads a jitted
+   function's unwinding information through the address range behind its
+   code, so the rest of the slot must be room for it (see
+   Python/perf_jit_trampoline.c). */
 #if defined(__x86_64__)
    /* endbr64; push %rbp; mov %rsp,%rbp; sub $512,%rsp; call *%rcx;
       nopl (%rax); leave; ret -- the call and the nop become "call rel32"
@@ -69,7 +70,7 @@ typedef PyObject *(*_PyPerf_TrampolineFunc)(PyThreadState *,
 #  define _PyPerf_STUB_SIZE 40
 #  define _PyPerf_STUB_RETURN_OFFSET 24
 #  define _PyPerf_SLOT_TAG_OFFSET 40
-#  define _PyPerf_SLOT_SIZE 128
+#  define _PyPerf_SLOT_SIZE 256         /* 48 bytes of code, 84 of CFI */
 #  define _PyPerf_ELF_MACHINE 183       /* EM_AARCH64 */
 #endif
 #define _PyPerf_SLOT_CODE_SIZE (_PyPerf_SLOT_TAG_OFFSET + 8)
@@ -167,9 +168,8 @@ extern int _PyPerfMap_MaybeFlush(void);
      evaluator: in the evaluator's return paths, even a test that is never
      taken made gcc allocate the whole evaluator's registers worse (3 %
      more instructions with support off, measured).
-   * The reserve holds _PyPerf_INLINE_RECORDS records between a floor
-     (owner _PyPerf_RECORD_FLOOR) and a sentinel (owner NULL), which are
-     never used as records.  Records are taken from the top down, so along
+   * The reserve holds _PyPerf_INLINE_RECORDS records and, above them, a
+     sentinel whose owner is NULL.  Records are taken from the top down, so along
      the chain each record lies above the previous one and below the
      stub's own frame record: the walk always goes up the stack, as
      unwinders (gdb's among them) require.  When the reserve is full, the
@@ -184,13 +184,11 @@ extern int _PyPerfMap_MaybeFlush(void);
 typedef struct _PyPerfFrameRecord {
     void *caller_fp;            /* frame record: the next frame pointer */
     void *return_address;       /* frame record: the return address */
-    struct _PyInterpreterFrame *owner;  /* the inlined frame; NULL or
-                                           _PyPerf_RECORD_FLOOR if none */
+    struct _PyInterpreterFrame *owner;  /* the inlined frame, or NULL */
     void **frame_record;        /* the evaluator's frame record */
 } _PyPerfFrameRecord;
 
-#define _PyPerf_INLINE_RECORDS 14
-#define _PyPerf_RECORD_FLOOR ((struct _PyInterpreterFrame *)(uintptr_t)1)
+#define _PyPerf_INLINE_RECORDS 15
 #define _PyPerf_STUB_RESERVE 512    /* the stub's "sub $512"; checked */
 #define _PyPerf_ENTER_RESERVED 0x50524553   /* throwflag: "called by a
                                                stub, use its reserve" */
@@ -201,7 +199,8 @@ extern __thread _PyPerfFrameRecord *_PyPerf_top_record
     __attribute__((tls_model("initial-exec")));
 
 /* The frame record of an inlined frame that is being popped, if it has
-   one (_PyThreadState_PopFrame()). */
+   one (_PyThreadState_PopFrame()): give the evaluator's frame record
+   back the two words it holds. */
 static inline void
 _PyPerf_PopFrameRecord(struct _PyInterpreterFrame *frame)
 {
@@ -213,9 +212,9 @@ _PyPerf_PopFrameRecord(struct _PyInterpreterFrame *frame)
     }
 }
 
-_Static_assert((_PyPerf_INLINE_RECORDS + 2) * sizeof(_PyPerfFrameRecord)
+_Static_assert((_PyPerf_INLINE_RECORDS + 1) * sizeof(_PyPerfFrameRecord)
                <= _PyPerf_STUB_RESERVE,
-               "the stub's reserve must hold the records, floor and sentinel");
+               "the stub's reserve must hold the records and the sentinel");
 _Static_assert(_PyPerf_STUB_RESERVE % 16 == 0,
                "the stub must keep the stack 16-byte aligned");
 

@@ -1769,7 +1769,7 @@ baz(10_000_000)
 """
 
 # Inlined calls run behind frame records that the evaluator writes into
-# the stub's reserve, 14 per activation, and takes back when the frame is
+# the stub's reserve, 15 per activation, and takes back when the frame is
 # popped.  This script nests 40 levels (three activations' worth), then,
 # before it spins, makes every kind of frame pop go past the records:
 # returns, generator functions (their first frame becomes the
