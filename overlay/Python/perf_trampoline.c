@@ -843,6 +843,17 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
         return -1;
     }
     PyInterpreterState *interp = tstate->interp;
+    if (perf_state.record_key == 0) {
+        /* The key of the frame records' check words (pycore_perf.h):
+           unpredictable, so that no stack contents match by accident. */
+        uintptr_t key = 0;
+        if (_PyOS_URandomNonblock(&key, sizeof(key)) < 0) {
+            PyErr_Clear();
+            key = (uintptr_t)monotonic_ns() * 0x9e3779b97f4a7c15ULL
+                  ^ (uintptr_t)&key;
+        }
+        perf_state.record_key = key | 1;
+    }
     if (interp->eval_frame != NULL && interp->eval_frame != _PyPerf_EvalFrame)
     {
         PyErr_SetString(PyExc_RuntimeError,

@@ -161,30 +161,43 @@ extern int _PyPerfMap_MaybeFlush(void);
    * The thread's most recent record is _PyPerf_top_record.  When a frame
      is popped from the thread's frame stack (_PyThreadState_PopFrame(),
      on return, on unwinding, and when a generator function's first frame
-     becomes the generator's), a record whose owner is that frame gives
-     the evaluator's frame record its two words back.  Frames inlined
-     without a record (support turned off in between, reserve full) are
-     nobody's owner and pop nothing.  The check lives there, outside the
+     becomes the generator's), a record made for that frame gives the
+     evaluator's frame record its two words back.  A record is made for a
+     frame if its check word is the record's address xor the frame's
+     address xor a random per-process key: frames inlined without a record
+     (support turned off in between, reserve full) match nothing, and
+     neither does stack memory that _PyPerf_top_record may point to after
+     something switched C stacks under the thread (greenlet does): such a
+     pop is missed, never made with words that are not a record's.  A
+     missed pop only leaves a stale frame in the chain until the next push
+     or the activation's return; it is harmless even then, because the
+     stub's "leave; ret" at the record's return address unwinds records
+     exactly like stub frames.  Pushes never trust _PyPerf_top_record:
+     the evaluator's own frame record, on the activation's own stack,
+     points to the most recent record, or to the stub's frame record just
+     above the reserve when none is in use.  The check lives there, outside the
      evaluator: in the evaluator's return paths, even a test that is never
      taken made gcc allocate the whole evaluator's registers worse (3 %
      more instructions with support off, measured).
-   * The reserve holds _PyPerf_INLINE_RECORDS records and, above them, a
-     sentinel whose owner is NULL.  Records are taken from the top down, so along
-     the chain each record lies above the previous one and below the
-     stub's own frame record: the walk always goes up the stack, as
-     unwinders (gdb's among them) require.  When the reserve is full, the
-     call goes through a trampoline again, and the new activation has a
-     reserve of its own; the calling activation saves _PyPerf_top_record
-     around it.  So whenever an activation with a reserve runs, the top
-     record is in its reserve, and it is the sentinel when the activation
-     returns: the evaluator's frame record is its own again.
+   * The reserve holds _PyPerf_INLINE_RECORDS records and, below them, a
+     sentinel that matches no frame, the thread's top record while none is in
+     use. Records are taken from the top down, so along the chain each record
+     lies above the previous one and below the stub's own frame record: the
+     walk always goes up the stack, as unwinders (gdb's among them) require.
+     When the reserve is full, the call goes through a trampoline again, and
+     the new activation has a reserve of its own; the calling activation
+     saves _PyPerf_top_record around it. So whenever an activation with a
+     reserve runs, the top record is in its reserve, and it is the sentinel
+     when the activation returns: the evaluator's frame record is its own
+     again.
    * Perf-map and jitdump consumers see the same addresses either way;
      the stub's code at the return offset is never executed for a
      record, but its unwinding rules describe the record exactly. */
 typedef struct _PyPerfFrameRecord {
     void *caller_fp;            /* frame record: the next frame pointer */
     void *return_address;       /* frame record: the return address */
-    struct _PyInterpreterFrame *owner;  /* the inlined frame, or NULL */
+    uintptr_t check;            /* record ^ frame ^ key, see above; 0 in
+                                   the sentinel */
     void **frame_record;        /* the evaluator's frame record */
 } _PyPerfFrameRecord;
 
@@ -198,19 +211,25 @@ typedef struct _PyPerfFrameRecord {
 extern __thread _PyPerfFrameRecord *_PyPerf_top_record
     __attribute__((tls_model("initial-exec")));
 
+/* The check word of a record made for frame (see above).  Macros, not
+   inline functions: _PyRuntime is not declared yet here. */
+#define _PyPerf_RECORD_CHECK(rec, frame) \
+    ((uintptr_t)(rec) ^ (uintptr_t)(frame) ^ _PyRuntime.perf.record_key)
+
 /* The frame record of an inlined frame that is being popped, if it has
    one (_PyThreadState_PopFrame()): give the evaluator's frame record
    back the two words it holds. */
-static inline void
-_PyPerf_PopFrameRecord(struct _PyInterpreterFrame *frame)
-{
-    _PyPerfFrameRecord *rec = _PyPerf_top_record;
-    if (rec != NULL && rec->owner == frame) {
-        rec->frame_record[1] = rec->return_address;
-        rec->frame_record[0] = rec->caller_fp;
-        _PyPerf_top_record = rec + 1;
-    }
-}
+#define _PyPerf_POP_FRAME_RECORD(frame) \
+    do { \
+        _PyPerfFrameRecord *rec_ = _PyPerf_top_record; \
+        if (rec_ != NULL \
+            && rec_->check == _PyPerf_RECORD_CHECK(rec_, (frame))) \
+        { \
+            rec_->frame_record[1] = rec_->return_address; \
+            rec_->frame_record[0] = rec_->caller_fp; \
+            _PyPerf_top_record = rec_ + 1; \
+        } \
+    } while (0)
 
 _Static_assert((_PyPerf_INLINE_RECORDS + 1) * sizeof(_PyPerfFrameRecord)
                <= _PyPerf_STUB_RESERVE,
@@ -358,6 +377,9 @@ struct _perf_runtime_state {
     /* Trampolines whose written_gen equals this have been described to the
        current output; bumped whenever the output changes. */
     uint32_t output_gen;
+    /* The key of the frame records' check words (pycore_perf.h): random,
+       set at the first activation. */
+    uintptr_t record_key;
     /* Set once the backend failed; the warning has been reported. */
     int failed;
     int persist_after_fork;
