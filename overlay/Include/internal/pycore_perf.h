@@ -162,34 +162,34 @@ extern int _PyPerfMap_MaybeFlush(void);
      is popped from the thread's frame stack (_PyThreadState_PopFrame(),
      on return, on unwinding, and when a generator function's first frame
      becomes the generator's), a record made for that frame gives the
-     evaluator's frame record its two words back.  A record is made for a
-     frame if its check word is the record's address xor the frame's
-     address xor a random per-process key: frames inlined without a record
-     (support turned off in between, reserve full) match nothing, and
-     neither does stack memory that _PyPerf_top_record may point to after
-     something switched C stacks under the thread (greenlet does): such a
-     pop is missed, never made with words that are not a record's.  A
-     missed pop only leaves a stale frame in the chain until the next push
-     or the activation's return; it is harmless even then, because the
-     stub's "leave; ret" at the record's return address unwinds records
-     exactly like stub frames.  Pushes never trust _PyPerf_top_record:
-     the evaluator's own frame record, on the activation's own stack,
-     points to the most recent record, or to the stub's frame record just
-     above the reserve when none is in use.  The check lives there, outside the
-     evaluator: in the evaluator's return paths, even a test that is never
-     taken made gcc allocate the whole evaluator's registers worse (3 %
-     more instructions with support off, measured).
-   * The reserve holds _PyPerf_INLINE_RECORDS records and, below them, a
-     sentinel that matches no frame, the thread's top record while none is in
-     use. Records are taken from the top down, so along the chain each record
-     lies above the previous one and below the stub's own frame record: the
-     walk always goes up the stack, as unwinders (gdb's among them) require.
-     When the reserve is full, the call goes through a trampoline again, and
-     the new activation has a reserve of its own; the calling activation
-     saves _PyPerf_top_record around it. So whenever an activation with a
-     reserve runs, the top record is in its reserve, and it is the sentinel
-     when the activation returns: the evaluator's frame record is its own
-     again.
+     evaluator's frame record its two words back.  The check lives there,
+     outside the evaluator: in the evaluator's return paths, even a test
+     that is never taken made gcc allocate the whole evaluator's
+     registers worse (3 % more instructions with support off, measured).
+   * A record is made for a frame if its check word is the record's
+     address xor the frame's address xor a random per-process key.
+     Frames inlined without a record (support turned off in between,
+     reserve full) match nothing, and neither does stack memory that
+     _PyPerf_top_record may point to after something switched C stacks
+     under the thread (greenlet does): such a pop is missed, never made
+     with words that are not a record's.  A missed pop only leaves a
+     stale frame in the chain until the activation returns, and is
+     harmless even then: the stub's "leave; ret" at a record's return
+     address unwinds records exactly like stub frames.  Pushes never
+     trust _PyPerf_top_record: the evaluator's own frame record, on the
+     activation's own stack, points to the most recent record, or to the
+     stub's frame record just above the sentinel when none is in use.
+   * The reserve holds _PyPerf_INLINE_RECORDS records and, above them, a
+     sentinel that matches no frame: the thread's top record while none
+     is in use, which is where popping the outermost record leaves it.
+     Records are taken from the top down, so along the chain each record
+     lies above the previous one and below the stub's own frame record:
+     the walk always goes up the stack, as unwinders (gdb's among them)
+     require.  When the reserve is full, the call goes through a
+     trampoline again, and the new activation has a reserve of its own;
+     the calling activation saves _PyPerf_top_record around it.  So
+     whenever an activation with a reserve runs, the top record is in its
+     reserve, and it is the sentinel when the activation returns.
    * Perf-map and jitdump consumers see the same addresses either way;
      the stub's code at the return offset is never executed for a
      record, but its unwinding rules describe the record exactly. */
@@ -232,8 +232,9 @@ extern __thread _PyPerfFrameRecord *_PyPerf_top_record
     } while (0)
 
 _Static_assert((_PyPerf_INLINE_RECORDS + 1) * sizeof(_PyPerfFrameRecord)
-               <= _PyPerf_STUB_RESERVE,
-               "the stub's reserve must hold the records and the sentinel");
+               == _PyPerf_STUB_RESERVE,
+               "the records and the sentinel must fill the stub's reserve: "
+               "the stub's frame record follows the sentinel");
 _Static_assert(_PyPerf_STUB_RESERVE % 16 == 0,
                "the stub must keep the stack 16-byte aligned");
 
