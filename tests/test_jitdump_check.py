@@ -1,6 +1,7 @@
 """Tests of tools/jitdump_check.py: the sample dumps written by the jitdump
-backend (through jit-harness, x86-64 and aarch64 with 128-byte slots) are
-valid, and each kind of damage the checker exists for is reported.
+backend (through jit-harness; x86-64 with 128-byte slots, aarch64 with
+256-byte slots, both with mapped_size = unwinding_size) are valid, and
+each kind of damage the checker exists for is reported.
 
     build/python tests/test_jitdump_check.py
 """
@@ -31,6 +32,24 @@ def errors_of(data, **kwargs):
 
 def records(data):
     return jc.parse(bytes(data)).records
+
+
+def respace(data, step):
+    """The dump with its trampolines moved step bytes apart (from the
+    first one's address), line tables along."""
+    loads = [r for r in records(data) if r["id"] == jc.CODE_LOAD]
+    debug = [r for r in records(data) if r["id"] == jc.CODE_DEBUG_INFO]
+    base = loads[0]["code_addr"]
+    for i, (ld, dbg) in enumerate(zip(loads, debug)):
+        addr = base + step * i
+        struct.pack_into("<QQ", data, ld["offset"] + 24, addr, addr)
+        struct.pack_into("<Q", data, dbg["offset"] + 16, addr)
+        pos = dbg["offset"] + 32
+        for e in dbg["entries"]:
+            struct.pack_into("<Q", data, pos, addr + e["addr"]
+                             - dbg["code_addr"])
+            pos += 16 + len(e["filename"].encode()) + 1
+    return data
 
 
 def first(data, rid):
@@ -156,7 +175,7 @@ class Damage(unittest.TestCase):
         # pc_range follows length, CIE pointer and pc_begin.
         struct.pack_into("<I", data, rec["offset"] + 40 + fde["offset"]
                          + 12, 24)
-        self.assertReports(data, "FDE covers 24 bytes, expected 15")
+        self.assertReports(data, "FDE covers 24 bytes, expected 22")
 
     def test_fde_pc_begin(self):
         data = load("x86_64")
@@ -169,7 +188,8 @@ class Damage(unittest.TestCase):
         self.assertReports(data, "pc_begin resolves to code+4")
 
     def test_cfa_rule(self):
-        # CFA = rbp + 16 at +8 becomes CFA = rsp + 16: wrong at the call.
+        # CFA = rbp + 16 at +8 becomes CFA = rsp + 16: wrong from the
+        # reserve's sub on, at the call and at its return point.
         data = load("x86_64")
         rec = first(data, jc.CODE_UNWINDING_INFO)
         start = rec["offset"] + 40
@@ -177,6 +197,28 @@ class Damage(unittest.TestCase):
         pos = eh.index(bytes([0x0D, 0x06]))     # def_cfa_register rbp
         data[start + pos + 1] = 7
         self.assertReports(data, "at +8 the rule is CFA=rsp+16")
+
+    def test_return_point_rule(self):
+        # The evaluator's frame records for inlined calls return to the
+        # stub's return point (x86-64 +20, aarch64 +24): ending the
+        # frame-pointer rule one instruction early breaks them.
+        # (arch, the advance to the epilogue's rule, one that ends the
+        # frame-pointer rule at the return point instead, that point)
+        for arch, advance, early, at in (("x86_64", 0x4D, 0x4C, 20),
+                                         ("aarch64", 0x44, 0x42, 24)):
+            with self.subTest(arch=arch):
+                data = load(arch)
+                rec = first(data, jc.CODE_UNWINDING_INFO)
+                cies, fdes = jc.parse_eh_frame(rec["eh_frame"], 0)
+                fde = next(iter(fdes.values()))
+                start = rec["offset"] + 40 + fde["offset"]
+                end = start + fde["length"]
+                pos = data.index(bytes([advance]), start + 17, end)
+                data[pos] = early
+                self.assertReports(data, "at +%d the rule is" % at)
+                self.assertReports(data, "the return point of the stub's "
+                                   "call and of the evaluator's frame "
+                                   "records")
 
     def test_unmapped_unwinding_data(self):
         data = load("x86_64")
@@ -189,20 +231,18 @@ class Damage(unittest.TestCase):
     def test_overlapping_slots(self):
         # Two trampolines 32 bytes apart: the unwinding data perf maps
         # behind the first covers the second.
-        data = load("x86_64")
-        loads = [r for r in records(data) if r["id"] == jc.CODE_LOAD]
-        debug = [r for r in records(data) if r["id"] == jc.CODE_DEBUG_INFO]
-        base = loads[0]["code_addr"]
-        for i, (ld, dbg) in enumerate(zip(loads, debug)):
-            addr = base + 32 * i
-            struct.pack_into("<QQ", data, ld["offset"] + 24, addr, addr)
-            struct.pack_into("<Q", data, dbg["offset"] + 16, addr)
-            pos = dbg["offset"] + 32
-            for e in dbg["entries"]:
-                struct.pack_into("<Q", data, pos, addr + e["addr"]
-                                 - dbg["code_addr"])
-                pos += 16 + len(e["filename"].encode()) + 1
+        data = respace(load("x86_64"), 32)
         self.assertReports(data, "past the code of record")
+
+    def test_aarch64_slots_of_128(self):
+        # aarch64: 48 bytes of code and 84 of unwinding data need 132
+        # bytes, more than a 128-byte slot (why its slots are 256 bytes);
+        # x86-64's 32 + 76 = 108 fit in 128.
+        self.assertEqual(errors_of(respace(load("x86_64"), 128)), [])
+        data = respace(load("aarch64"), 128)
+        self.assertReports(data, "ends at 0x5502a31084, past the code of "
+                           "record 5 at 0x5502a31080")
+        self.assertEqual(errors_of(respace(load("aarch64"), 256)), [])
 
 
 if __name__ == "__main__":

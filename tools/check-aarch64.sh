@@ -29,13 +29,25 @@
 #      rules of the aarch64 stub).
 #   6. CPython tests under qemu, AARCH64_PYTESTS (regrtest -j$JOBS).
 #
-# --break-stub=MODE replaces one instruction of Python/asm_trampoline.S in
-# build-aarch64/ (same size), relinks python and runs steps 3-5, which must
-# fail; the committed stub is restored and python relinked on exit.  Modes:
+# --break-stub=MODE rewrites the aarch64 stub of Python/asm_trampoline.S in
+# build-aarch64/ (same size: the C side checks it), relinks python and runs
+# steps 3-5, which must fail; the committed stub is restored and python
+# relinked on exit.  Modes:
 #   bti     `bti c` -> `nop`: SIGILL at the first trampoline call
 #   x29     `ldp x29, x30` -> `ldp x9, x30`: x29 not restored
-#   link    `mov x29, sp` -> `nop`: the frame record is not linked, frame-
-#           pointer unwinding skips the trampoline's caller
+#   link    the frame record is saved but not linked (x29 is never set to
+#           it): frame-pointer unwinding skips the C function that called
+#           the trampoline.  With the 512-byte reserve, `mov x29, sp` ->
+#           `nop` alone tests nothing of that: `mov sp, x29` then pops the
+#           caller's frame record instead of the stub's, and the first
+#           trampolined call to return crashes; besides, the evaluator finds
+#           the reserve through the link (512 bytes below the caller's x29
+#           without it) and would write its first frame record where the
+#           stub saved x30.  So the stub is rearranged, reserve first and
+#           record below it, x29 left alone (`sub sp, sp, #512; stp x29,
+#           x30, [sp, #-16]!; nop; blr x3; ldp x29, x30, [sp], #16; add sp,
+#           sp, #512`): it runs, and the walks lack the callers (more nested
+#           Python frames in a row than one reserve holds)
 #   pac     `paciasp` -> `nop`: autiasp fails on an unsigned x30
 #
 # Exit status: 0 passed (with --break-stub: the feature checks failed, as
@@ -212,22 +224,32 @@ restore_stub() {
     fi
 }
 
-# break_stub MODE: replace one instruction of the aarch64 stub by another
-# of the same size (the C side checks the stub's size).
+# break_stub MODE: rewrite instructions of the aarch64 stub, each in place
+# (the C side checks the stub's size).  Every rewritten line is marked
+# BROKEN; "t" ends a line's substitutions, so no line is rewritten twice.
 break_stub() {
-    local expr
+    local expr want got
     case $1 in
-        bti)  expr='s|^\([[:space:]]*\)hint[[:space:]]*#34\b.*|\1nop                         /* BROKEN: no bti c */|' ;;
-        pac)  expr='s|^\([[:space:]]*\)hint[[:space:]]*#25\b.*|\1nop                         /* BROKEN: no paciasp */|' ;;
-        x29)  expr='s|^\([[:space:]]*\)ldp[[:space:]]*x29, x30, \[sp\], #16.*|\1ldp     x9, x30, [sp], #16  /* BROKEN: x29 not restored */|' ;;
-        link) expr='s|^\([[:space:]]*\)mov[[:space:]]*x29, sp.*|\1nop                         /* BROKEN: frame record not linked */|' ;;
+        bti)  want=1 expr='s|^\([[:space:]]*\)hint[[:space:]]*#34\b.*|\1nop                         /* BROKEN: no bti c */|' ;;
+        pac)  want=1 expr='s|^\([[:space:]]*\)hint[[:space:]]*#25\b.*|\1nop                         /* BROKEN: no paciasp */|' ;;
+        x29)  want=1 expr='s|^\([[:space:]]*\)ldp[[:space:]]*x29, x30, \[sp\], #16.*|\1ldp     x9, x30, [sp], #16  /* BROKEN: x29 not restored */|' ;;
+        link) want=5 expr='s|^\([[:space:]]*\)stp[[:space:]]*x29, x30, \[sp, #-16\]!.*|\1sub     sp, sp, #512        /* BROKEN: the reserve first */|
+t
+s|^\([[:space:]]*\)mov[[:space:]]*x29, sp\b.*|\1stp     x29, x30, [sp, #-16]!   /* BROKEN: the record below it, not linked */|
+t
+s|^\([[:space:]]*\)sub[[:space:]]*sp, sp, #512\b.*|\1nop                         /* BROKEN: x29 stays the caller'"'"'s */|
+t
+s|^\([[:space:]]*\)mov[[:space:]]*sp, x29\b.*|\1ldp     x29, x30, [sp], #16 /* BROKEN */|
+t
+s|^\([[:space:]]*\)ldp[[:space:]]*x29, x30, \[sp\], #16.*|\1add     sp, sp, #512        /* BROKEN */|' ;;
     esac
     cp "$GOOD_STUB" "$TREE_STUB"
     sed -i "$expr" "$TREE_STUB"
-    ! cmp -s "$GOOD_STUB" "$TREE_STUB" || die "--break-stub=$1: the stub did not change (asm_trampoline.S was rewritten?)"
+    got=$(grep -c 'BROKEN' "$TREE_STUB" || true)
+    [ "$got" = "$want" ] || die "--break-stub=$1: $got instruction(s) rewritten, expected $want (asm_trampoline.S was rewritten?)"
     say "--break-stub=$1: the aarch64 stub in $CROSS is now:"
     sed -n '/^#elif defined(__aarch64__)/,/_Py_trampoline_func_end:/p' "$TREE_STUB" \
-        | grep -E '^[[:space:]]+(hint|nop|stp|ldp|mov|blr|ret)' >&2
+        | grep -E '^[[:space:]]+(hint|nop|stp|ldp|mov|add|sub|blr|ret)' >&2
     relink
 }
 

@@ -131,7 +131,7 @@ elif perf record -q -k 1 -F 999 --call-graph dwarf -o jit.data -- "$python" -X p
     perf annotate -i jit.inj.data --stdio -s "$sym" >"$out/perf-inject-jit-annotate.txt" 2>&1 || true
     note "perf inject --jit: $njitted jitted-$jpid-N.so in /tmp; report: $(grep -m1 "py::tiny" "$out/perf-inject-jit-report.txt" | tr -s ' ')"
     if grep -q 'push   %rbp' "$out/perf-inject-jit-annotate.txt"; then
-        note "perf annotate (after inject): disassembles the trampoline of py::tiny (endbr64; push %rbp; mov %rsp,%rbp; call; pop %rbp; ret)"
+        note "perf annotate (after inject): disassembles the trampoline of py::tiny (endbr64; push %rbp; mov %rsp,%rbp; sub \$512,%rsp; call; leave; ret)"
     else
         note "perf annotate (after inject): $(head -3 "$out/perf-inject-jit-annotate.txt" | tr '\n' ' ')"
     fi

@@ -30,7 +30,7 @@ Usage:
     --pid PID           the header pid must be PID
     --loads N           expect exactly N CODE_LOAD records
     --fde-range N       expected FDE pc_range (default: the stub size of
-                        the dump's architecture, 12 or 32)
+                        the dump's architecture, 22 or 40)
     --no-stub-rules     do not compare the CFA rules with the stub's
     --allow-unmapped    accept mapped_size 0 (what the backend writes when
                         the trampoline slots are too small to hold the
@@ -73,35 +73,45 @@ EM_AARCH64 = 183
 EH_FRAME_ALIGN = 8
 
 # The trampoline stub of Python/asm_trampoline.S, per architecture: its
-# size, and the CFA rule at each instruction boundary, as
+# size, the offset its call returns to ("return"), and the CFA rule at each
+# instruction boundary, as
 # (offset, cfa_register, cfa_offset, {register: saved_at_cfa_offset},
-#  ra_signed).  Registers are DWARF numbers.
+#  ra_signed).  Registers are DWARF numbers.  Below its frame record the
+# stub reserves 512 bytes of stack, in which the evaluator keeps frame
+# records for the Python calls it runs inlined: their return addresses are
+# entry + "return", so the rule at that offset (CFA = frame pointer + 16)
+# must describe them as well as the stub's own call.
 STUBS = {
     EM_X86_64: {
-        "size": 15,
+        "size": 22,
+        "return": 20,
         "regs": {7: "rsp", 6: "rbp", 16: "rip"},
         "rules": [
             (0, 7, 8, {16: -8}, False),             # endbr64
             (4, 7, 8, {16: -8}, False),             # push %rbp
             (5, 7, 16, {16: -8, 6: -16}, False),    # mov %rsp,%rbp
-            (8, 6, 16, {16: -8, 6: -16}, False),    # call (rel32 or *%rcx)
-            (10, 6, 16, {16: -8, 6: -16}, False),   # nopl, if *%rcx
-            (13, 6, 16, {16: -8, 6: -16}, False),   # pop %rbp
-            (14, 7, 8, {16: -8}, False),            # ret
+            (8, 6, 16, {16: -8, 6: -16}, False),    # sub $512,%rsp
+            (15, 6, 16, {16: -8, 6: -16}, False),   # call (rel32 or *%rcx)
+            (17, 6, 16, {16: -8, 6: -16}, False),   # nopl, if *%rcx
+            (20, 6, 16, {16: -8, 6: -16}, False),   # leave (return point)
+            (21, 7, 8, {16: -8}, False),            # ret
         ],
     },
     EM_AARCH64: {
-        "size": 32,
+        "size": 40,
+        "return": 24,
         "regs": {31: "sp", 29: "x29", 30: "x30"},
         "rules": [
             (0, 31, 0, {}, False),                  # bti c
             (4, 31, 0, {}, False),                  # paciasp
             (8, 31, 0, {}, True),                   # stp x29,x30,[sp,-16]!
             (12, 31, 16, {29: -16, 30: -8}, True),  # mov x29,sp
-            (16, 29, 16, {29: -16, 30: -8}, True),  # blr x3
-            (20, 29, 16, {29: -16, 30: -8}, True),  # ldp x29,x30,[sp],16
-            (24, 31, 0, {}, True),                  # autiasp
-            (28, 31, 0, {}, False),                 # ret
+            (16, 29, 16, {29: -16, 30: -8}, True),  # sub sp,sp,#512
+            (20, 29, 16, {29: -16, 30: -8}, True),  # blr x3
+            (24, 29, 16, {29: -16, 30: -8}, True),  # mov sp,x29 (return point)
+            (28, 29, 16, {29: -16, 30: -8}, True),  # ldp x29,x30,[sp],16
+            (32, 31, 0, {}, True),                  # autiasp
+            (36, 31, 0, {}, False),                 # ret
         ],
     },
 }
@@ -768,10 +778,14 @@ def _check_unwind(errors, pending, load, header, fde_range, stub, cfi_out):
                 got = at(expected[0])
                 if got is None or got[1:] != expected[1:]:
                     errors.append(
-                        "%s: at +%d the rule is %s, the stub needs %s"
+                        "%s: at +%d the rule is %s, the stub needs %s%s"
                         % (where, expected[0],
                            format_rule(got, regnames) if got else "none",
-                           format_rule(expected, regnames)))
+                           format_rule(expected, regnames),
+                           " (the return point of the stub's call and of "
+                           "the evaluator's frame records for inlined "
+                           "calls)" if expected[0] == stub["return"]
+                           else ""))
 
 
 def _jsonable(dump):

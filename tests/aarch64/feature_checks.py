@@ -24,8 +24,20 @@ frame (py::NAME), anything else is native.  The chain must hold every
 Python frame entered since the activation, in call order (a stub that does
 not restore x29 leaves its caller with a dangling frame pointer: the chain
 ends early, or the interpreter crashes), each one immediately followed by
-a native frame inside the interpreter, the C function that called the
-trampoline (a stub that does not link its frame record hides it).
+either a native frame inside the interpreter, the C function that called
+the trampoline (a stub that does not link its frame record hides it), or
+by its Python caller: for a Python-to-Python call that the evaluator runs
+inlined, it writes a frame record of its own in the reserve below the
+caller's stub, whose return address is the callee's trampoline at the
+stub's return offset and which links straight to the caller's record.  The
+outermost expected frame was called from a frame that was running at the
+activation, through a real call of its trampoline: a native frame must
+follow it.  A reserve holds _PyPerf_INLINE_RECORDS records (read from the
+interpreter's pycore_perf.h), so at most that many plus one Python frames
+can follow each other without a native frame between them: the next
+nested call goes through its trampoline, called by the evaluator (a stub
+that does not link its frame record hides that caller, and the chain shows
+every nested Python frame in a row).
 """
 
 import bisect
@@ -34,6 +46,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -178,13 +191,47 @@ def render(ras, names, limit=40):
     return " <- ".join(parts)
 
 
+_inline_records = None
+
+
+def inline_records():
+    """_PyPerf_INLINE_RECORDS, the frame records a stub's reserve holds,
+    from the running interpreter's Include/internal/pycore_perf.h (its
+    build tree's or the installed one)."""
+    global _inline_records
+    if _inline_records is None:
+        paths = [os.path.join(d, "internal", "pycore_perf.h") for d in
+                 (os.path.join(sysconfig.get_config_var("srcdir") or "",
+                               "Include"),
+                  sysconfig.get_paths()["include"])]
+        for path in paths:
+            try:
+                with open(path) as f:
+                    m = re.search(r"^#define _PyPerf_INLINE_RECORDS (\d+)",
+                                  f.read(), re.M)
+            except OSError:
+                continue
+            if m:
+                _inline_records = int(m.group(1))
+                break
+        else:
+            raise Failure("_PyPerf_INLINE_RECORDS not found in %s"
+                          % " or ".join(paths))
+    return _inline_records
+
+
 def check_chain(ras, expected, where):
     """ras: a walk taken while the perf backend was active (the map must
     be flushed before this is called).  expected: the names of the
     innermost Python frames, innermost first, up to the outermost one that
     was entered after the activation (frames running at activation have
     no trampoline).  Every one of them must be followed by a native frame
-    inside the interpreter: the C function that called the trampoline."""
+    inside the interpreter, the C function that called the trampoline, or
+    (all but the outermost) by the next expected Python frame: the frame
+    record the evaluator writes for an inlined call links the callee's
+    trampoline straight to its caller's.  No more than one reserve's
+    records plus one Python frame may follow each other without a native
+    frame, the evaluator that called the next trampoline."""
     entries = read_map()
     names = symbolize(ras, entries)
     py = [(i, n) for i, n in enumerate(names) if n is not None]
@@ -194,14 +241,36 @@ def check_chain(ras, expected, where):
                       "expected %s (innermost first); chain: %s"
                       % (where, render(got, got, 8),
                          render(expected, expected, 8), render(ras, names)))
+    limit = inline_records() + 1
+    run = 1
+    for k in range(1, len(expected)):
+        run = run + 1 if py[k][0] == py[k - 1][0] + 1 else 1
+        if run > limit:
+            raise Failure("%s: %d Python frames in a row (innermost %s) "
+                          "without a native frame: a reserve holds %d frame "
+                          "records, so every %dth nested call goes through "
+                          "its trampoline, called by the evaluator, which is "
+                          "missing (a stub that does not link its frame "
+                          "record hides it); chain: %s"
+                          % (where, run, py[k - run + 1][1], limit - 1,
+                             limit, render(ras, names)))
     exe, text = exe_text_ranges()
-    for i, n in py[:len(expected)]:
+    for k, (i, n) in enumerate(py[:len(expected)]):
+        if (k + 1 < len(expected) and i + 1 < len(ras)
+                and py[k + 1][0] == i + 1):
+            # An inlined call's frame record: the callee's trampoline,
+            # then its Python caller (checked in the next round).
+            continue
         if i + 1 >= len(ras) or names[i + 1] is not None:
             raise Failure("%s: the frame after %s is %s, expected the "
                           "native caller of the trampoline (a frame record "
-                          "is missing); chain: %s"
+                          "is missing)%s; chain: %s"
                           % (where, n, names[i + 1] if i + 1 < len(ras)
-                             else "nothing", render(ras, names)))
+                             else "nothing",
+                             " (the outermost frame entered after the "
+                             "activation is always called through its "
+                             "trampoline)" if k + 1 == len(expected)
+                             else "", render(ras, names)))
         ra = ras[i + 1]
         if not any(lo <= ra < hi for lo, hi in text):
             raise Failure("%s: the caller of %s, %#x, is not in %s's code; "
@@ -333,7 +402,7 @@ def map_contents():
     sizes = {size for _, size, _ in entries}
     expect(len(sizes) == 1, "code sizes differ: %s", sizes)
     size = sizes.pop()
-    stub = {"aarch64": 32, "x86_64": 12}.get(os.uname().machine, 1)
+    stub = {"aarch64": 40, "x86_64": 22}.get(os.uname().machine, 1)
     expect(size >= stub, "code size %d is smaller than the %s stub (%d)",
            size, os.uname().machine, stub)
     owners = {}

@@ -15,7 +15,11 @@
    Every trampoline of the perf support builds a frame record, so a chain
    through N trampolined Python calls holds, for each of them, the return
    address inside the trampoline (after its blr) followed by the return
-   address inside the C function that called the trampoline. */
+   address inside the C function that called the trampoline.  A Python
+   call that the evaluator runs inlined has instead a frame record that the
+   evaluator writes in the stub's 512-byte reserve: its return address is
+   the callee's trampoline at the same offset (after the blr), followed
+   directly by its Python caller's. */
 
 #define PY_SSIZE_T_CLEAN
 #include "Python.h"
