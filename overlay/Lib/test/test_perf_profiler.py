@@ -1775,6 +1775,8 @@ baz(10_000_000)
 # returns, generator functions (their first frame becomes the
 # generator's), exceptions unwinding 30 levels, and frames that outlive a
 # deactivation.  A record left behind would show up as an extra frame.
+# The first descent only creates the trampolines (a function's first call
+# is a real call through its trampoline); the second runs on records.
 PROFILED_DEEP_SCRIPT = """
 import os, sys
 print(f"pid={os.getpid()}", flush=True)
@@ -1794,7 +1796,9 @@ def toggled(n):
         return 0
     return toggled(n - 1) + 1
 
-def spin():
+def spin(n):
+    if n == 0:
+        return 0
     for _ in range(20):
         for gen in [make_gen(i) for i in range(100)]:
             next(gen)
@@ -1804,15 +1808,16 @@ def spin():
             pass
         toggled(20)
     total = 0
-    for i in range(SPIN):
+    for i in range(n):
         total += i
     return total
 
-source = "def level_39():\\n    return spin()\\n"
+source = "def level_39(n):\\n    return spin(n)\\n"
 for i in range(38, -1, -1):
-    source += f"def level_{i}():\\n    return level_{i + 1}()\\n"
+    source += f"def level_{i}(n):\\n    return level_{i + 1}(n)\\n"
 exec(compile(source, __file__, "exec"))
-level_0()
+level_0(0)
+level_0(SPIN)
 """
 
 PROFILED_KINDS_SCRIPT = """
@@ -1996,8 +2001,9 @@ class TestPerfProfiler(PerfTestCase):
                      + ["<module>"])
 
     def check_deep_stacks(self, text):
-        samples = [python_frames(s) for s in parse_perf_script(text)]
-        in_spin = [s for s in samples if s and s[0] == "spin"]
+        raw = [s for s in parse_perf_script(text)
+               if python_frames(s)[:1] == ["spin"]]
+        in_spin = [python_frames(s) for s in raw]
         self.assertGreaterEqual(len(in_spin), 20,
                                 f"too few samples in spin: {len(in_spin)}")
         # The whole stack, exactly: no frame missing, none left over.
@@ -2007,6 +2013,14 @@ class TestPerfProfiler(PerfTestCase):
             f"only {len(good)} of {len(in_spin)} samples in spin have the "
             f"expected stack; examples of others: "
             f"{[s for s in in_spin if s != self.DEEP_EXPECTED][:3]}")
+        # And the inlined calls ran on frame records, not as C calls: one
+        # evaluator activation per 16 levels (and the module's), not one
+        # per level.
+        activations = sorted(
+            sum("_PyEval_EvalFrameDefault" in sym for sym in s) for s in raw)
+        self.assertLessEqual(activations[len(activations) // 2], 5,
+                             "the 40 levels ran in more evaluator "
+                             "activations than their frame records need")
 
     def deep_script(self, backend):
         return (PROFILED_DEEP_SCRIPT.replace("BACKEND", repr(backend))
