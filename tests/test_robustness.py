@@ -1758,5 +1758,90 @@ class TestForkStorm(RobustCase):
                 self.storm(backend, scaled(50, 10), persist=True)
 
 
+# Debian's python3-greenlet is built for its python3.11, whose ABI ours
+# keeps: greenlet switches C stacks under a thread, copying slices of the
+# stack away and back, which is exactly what the frame records of inlined
+# calls (pycore_perf.h) must survive without trusting stale pointers.
+GREENLET_DIR = "/usr/lib/python3/dist-packages/greenlet"
+
+GREENLET_SCRIPT = r"""
+import os, sys
+sys.path.insert(0, GREENLET_PARENT)
+import greenlet
+print(f"pid={os.getpid()}", flush=True)
+
+def chain(n, other, depth):
+    # Inlined calls nested up to 34 deep (more than one reserve's worth),
+    # switching greenlets at the bottom and on the way back up.
+    if n == 0:
+        return other.switch(depth)
+    r = chain(n - 1, other, depth)
+    if n % 7 == 0:
+        other.switch(n)
+    return r + 1
+
+def worker(n):
+    total = 0
+    while True:
+        total += chain(n, main, n)
+
+def boom(n):
+    # Unwinding through records in a greenlet that raises.
+    if n == 0:
+        main.switch(0)
+        raise KeyError(n)
+    return boom(n - 1)
+
+main = greenlet.getcurrent()
+workers = [greenlet.greenlet(worker) for _ in range(4)]
+switches = 0
+for rnd in range(ROUNDS):
+    for i, g in enumerate(workers):
+        g.switch(10 + (rnd + i) % 25)
+        switches += 1
+    if rnd % 50 == 0:
+        sys.deactivate_stack_trampoline()
+        sys.activate_stack_trampoline(BACKEND)
+    g = greenlet.greenlet(boom)
+    g.switch(20)
+    try:
+        g.switch()
+    except KeyError:
+        pass
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+print("switches", switches, "fib", fib(20), flush=True)
+"""
+
+
+@unittest.skipUnless(os.path.isdir(GREENLET_DIR),
+                     "python3-greenlet (Debian) is not installed; "
+                     "make deps installs it")
+@unittest.skipIf(UNDER_ASAN, "ASan does not follow greenlet's stack "
+                 "switching (greenlet is not built with it)")
+class TestStackSwitching(RobustCase):
+
+    def test_greenlet_switches_inside_inlined_calls(self):
+        # A stale thread-local top record after a switch must never make
+        # a pop write through words that are not a record's (a crash or a
+        # corrupted return), and results stay right.
+        parent = tempfile.mkdtemp(prefix="perf-greenlet-")
+        self.addCleanup(shutil.rmtree, parent, True)
+        shutil.copytree(GREENLET_DIR, os.path.join(parent, "greenlet"))
+        for backend in BACKENDS:
+            with self.subTest(backend=backend):
+                source = (GREENLET_SCRIPT
+                          .replace("GREENLET_PARENT", repr(parent))
+                          .replace("BACKEND", repr(backend))
+                          .replace("ROUNDS", str(scaled(20000, 2000))))
+                _, res = self.run_script(source, "-X", backend)
+                self.assertIn("fib 6765", res.out, res)
+                names = self.output_names(backend, res.pid)
+                for func in ("chain", "worker", "boom"):
+                    self.assertTrue(
+                        any(n.startswith(f"py::{func}:") for n in names),
+                        f"{func} not described to the {backend} output")
+
+
 if __name__ == "__main__":
     unittest.main()

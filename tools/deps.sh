@@ -7,11 +7,12 @@
 # build-essential .. uuid-dev: CPython and its standard extension modules;
 # autoconf2.69 + autoconf-archive: check-configure; linux-perf: demo and
 # test_perf_profiler; git, patch, xz-utils, ca-certificates: the tools and
-# fetch-source.sh.
+# fetch-source.sh; python3-greenlet: tests/test_robustness.py switches C
+# stacks with it.
 PACKAGES="autoconf2.69 autoconf-archive build-essential pkg-config
 libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev libsqlite3-dev
 libreadline-dev libgdbm-dev uuid-dev linux-perf patch xz-utils
-ca-certificates git"
+ca-certificates git python3-greenlet"
 
 missing=
 for p in $PACKAGES; do
