@@ -2039,15 +2039,7 @@ class TestPerfProfiler(PerfTestCase):
         script, data, pid = self.perf_record(
             self.deep_script("perf_jit"), "-X", "perf_jit",
             record_options=("--call-graph", "dwarf,65528", "-k", "1"))
-        jitted = os.path.join(self.tmpdir(), "jitted.data")
-        self.addCleanup(self.remove_jitted_images, pid)
-        proc = subprocess.run(
-            self.perf_command("inject", "--jit", "-i", data, "-o", jitted),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, timeout=support.LONG_TIMEOUT)
-        self.assertEqual(proc.returncode, 0,
-                         proc.stderr.decode(errors="replace"))
-        self.check_deep_stacks(self.perf_script(jitted))
+        self.check_deep_stacks(self.perf_script(self.perf_inject(data, pid)))
 
     def test_perf_jit_inject(self):
         # jitdump + perf inject --jit: the synthesized images carry the
@@ -2055,6 +2047,18 @@ class TestPerfProfiler(PerfTestCase):
         script, data, pid = self.perf_record(
             PROFILED_SCRIPT, "-X", "perf_jit",
             record_options=("-g", "-k", "1"))
+        jitted = self.perf_inject(data, pid)
+        samples = [python_frames(s)
+                   for s in parse_perf_script(self.perf_script(jitted))]
+        in_foo = [s for s in samples if s and s[0] == "foo"]
+        self.assertGreaterEqual(len(in_foo), 20)
+        expected = ["foo", "bar", "baz", "<module>"]
+        good = [s for s in in_foo if s[:4] == expected]
+        self.assertGreaterEqual(len(good), 0.8 * len(in_foo))
+
+    def perf_inject(self, data, pid):
+        """perf inject --jit: a copy of data with the jitted images of
+        the process pid, which are removed when the test ends."""
         jitted = os.path.join(self.tmpdir(), "jitted.data")
         self.addCleanup(self.remove_jitted_images, pid)
         proc = subprocess.run(
@@ -2063,13 +2067,7 @@ class TestPerfProfiler(PerfTestCase):
             stderr=subprocess.PIPE, timeout=support.LONG_TIMEOUT)
         self.assertEqual(proc.returncode, 0,
                          proc.stderr.decode(errors="replace"))
-        samples = [python_frames(s)
-                   for s in parse_perf_script(self.perf_script(jitted))]
-        in_foo = [s for s in samples if s and s[0] == "foo"]
-        self.assertGreaterEqual(len(in_foo), 20)
-        expected = ["foo", "bar", "baz", "<module>"]
-        good = [s for s in in_foo if s[:4] == expected]
-        self.assertGreaterEqual(len(good), 0.8 * len(in_foo))
+        return jitted
 
     @staticmethod
     def remove_jitted_images(pid):
