@@ -233,15 +233,15 @@ break_stub() {
         bti)  want=1 expr='s|^\([[:space:]]*\)hint[[:space:]]*#34\b.*|\1nop                         /* BROKEN: no bti c */|' ;;
         pac)  want=1 expr='s|^\([[:space:]]*\)hint[[:space:]]*#25\b.*|\1nop                         /* BROKEN: no paciasp */|' ;;
         x29)  want=1 expr='s|^\([[:space:]]*\)ldp[[:space:]]*x29, x30, \[sp\], #16.*|\1ldp     x9, x30, [sp], #16  /* BROKEN: x29 not restored */|' ;;
-        link) want=5 expr='s|^\([[:space:]]*\)stp[[:space:]]*x29, x30, \[sp, #-16\]!.*|\1sub     sp, sp, #512        /* BROKEN: the reserve first */|
+        link) want=5 expr='s|^\([[:space:]]*\)stp[[:space:]]*x29, x30, \[sp, #-16\]!.*|\1sub     sp, sp, #STUB_RESERVE /* BROKEN: the reserve first */|
 t
 s|^\([[:space:]]*\)mov[[:space:]]*x29, sp\b.*|\1stp     x29, x30, [sp, #-16]!   /* BROKEN: the record below it, not linked */|
 t
-s|^\([[:space:]]*\)sub[[:space:]]*sp, sp, #512\b.*|\1nop                         /* BROKEN: x29 stays the caller'"'"'s */|
+s|^\([[:space:]]*\)sub[[:space:]]*sp, sp, #STUB_RESERVE\b.*|\1nop                         /* BROKEN: x29 stays the caller'"'"'s */|
 t
 s|^\([[:space:]]*\)mov[[:space:]]*sp, x29\b.*|\1ldp     x29, x30, [sp], #16 /* BROKEN */|
 t
-s|^\([[:space:]]*\)ldp[[:space:]]*x29, x30, \[sp\], #16.*|\1add     sp, sp, #512        /* BROKEN */|' ;;
+s|^\([[:space:]]*\)ldp[[:space:]]*x29, x30, \[sp\], #16.*|\1add     sp, sp, #STUB_RESERVE /* BROKEN */|' ;;
     esac
     cp "$GOOD_STUB" "$TREE_STUB"
     sed -i "$expr" "$TREE_STUB"

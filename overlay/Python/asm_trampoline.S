@@ -30,6 +30,9 @@
    one over them, which spares an indirect branch per call.  Either way the
    call returns to offset 20 (_PyPerf_STUB_RETURN_OFFSET). */
 
+/* _PyPerf_STUB_RESERVE; the C side checks _Py_trampoline_reserve_size. */
+#define STUB_RESERVE 512
+
 #if defined(__x86_64__)
 
     .text
@@ -40,7 +43,7 @@ _Py_trampoline_func_start:
     endbr64                     /* 0: IBT landing pad (indirect call) */
     push    %rbp                /* 4: CFA = rsp + 16, rbp at CFA - 16 */
     mov     %rsp, %rbp          /* 5: CFA = rbp + 16 */
-    sub     $512, %rsp          /* 8: the reserve (16-byte aligned) */
+    sub     $STUB_RESERVE, %rsp /* 8: the reserve (16-byte aligned) */
     call    *%rcx               /* 15: eval(rdi, rsi, edx); or call rel32 */
     nopl    (%rax)              /* 17: room for the direct call */
     leave                       /* 20: CFA = rsp + 8 */
@@ -58,7 +61,7 @@ _Py_trampoline_func_size:
     .quad   _Py_trampoline_func_end - _Py_trampoline_func_start
     .globl  _Py_trampoline_reserve_size
 _Py_trampoline_reserve_size:
-    .quad   512
+    .quad   STUB_RESERVE
 
     /* GNU property note: the object is IBT and SHSTK compatible. */
     .section .note.gnu.property, "a"
@@ -83,7 +86,7 @@ _Py_trampoline_func_start:
     hint    #25                 /* 4:  paciasp, sign x30 with sp */
     stp     x29, x30, [sp, #-16]!   /* 8: CFA = sp + 16, x29/x30 saved */
     mov     x29, sp             /* 12: CFA = x29 + 16 */
-    sub     sp, sp, #512        /* 16: the reserve (16-byte aligned) */
+    sub     sp, sp, #STUB_RESERVE /* 16: the reserve (16-byte aligned) */
     blr     x3                  /* 20: eval(x0, x1, w2) */
     mov     sp, x29             /* 24: drop the reserve */
     ldp     x29, x30, [sp], #16 /* 28: CFA = sp + 0 */
@@ -102,7 +105,7 @@ _Py_trampoline_func_size:
     .quad   _Py_trampoline_func_end - _Py_trampoline_func_start
     .globl  _Py_trampoline_reserve_size
 _Py_trampoline_reserve_size:
-    .quad   512
+    .quad   STUB_RESERVE
 
     /* GNU property note: BTI and PAC compatible. */
     .section .note.gnu.property, "a"

@@ -593,20 +593,6 @@ identity_trampoline(PyCodeObject *co)
 /* ------------------------------------------------------------------ */
 /* Code objects                                                       */
 
-/* The trampoline of a code object, described to the current output or
-   not, or NULL.  ce_size needs no check: co_extra is only ever allocated
-   by _PyCode_SetExtra(), with ce_size = co_extra_user_count, and that is
-   at least 1 in every interpreter (_PyPerf_CODE_EXTRA_INDEX is 0). */
-static inline _PyPerfTrampoline *
-code_trampoline(PyCodeObject *co)
-{
-    _PyCodeObjectExtra *extra = (_PyCodeObjectExtra *)co->co_extra;
-    if (extra != NULL) {
-        return (_PyPerfTrampoline *)extra->ce_extras[_PyPerf_CODE_EXTRA_INDEX];
-    }
-    return NULL;
-}
-
 /* Describe a trampoline to the current output. */
 static int
 write_record(_PyPerfTrampoline *t)
@@ -635,7 +621,7 @@ write_record(_PyPerfTrampoline *t)
 static _PyPerfTrampoline *
 prepare_trampoline(PyCodeObject *co)
 {
-    _PyPerfTrampoline *t = code_trampoline(co);
+    _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(co);
     if (t == NULL) {
         t = identity_trampoline(co);
         if (t == NULL) {
@@ -781,7 +767,7 @@ _PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
     if (_PyPerf_stack_limit == 0) {
         set_stack_limit();
     }
-    _PyPerfTrampoline *t = code_trampoline(frame->f_code);
+    _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(frame->f_code);
     if (t == NULL || t->written_gen != perf_state.output_gen) {
         t = perf_state.failed || flush_failed
             ? NULL : prepare_trampoline(frame->f_code);
@@ -809,7 +795,7 @@ PyObject *
 _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
                   int throwflag)
 {
-    _PyPerfTrampoline *t = code_trampoline(frame->f_code);
+    _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(frame->f_code);
     if (LIKELY(t != NULL && t->written_gen == perf_state.output_gen)) {
         return t->entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
     }
@@ -1065,7 +1051,7 @@ _PyPerf_AfterForkChild(void)
     for (_PyInterpreterFrame *f = tstate->cframe->current_frame; f != NULL;
          f = f->previous)
     {
-        _PyPerfTrampoline *t = code_trampoline(f->f_code);
+        _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(f->f_code);
         if (t != NULL && t->written_gen != perf_state.output_gen) {
             if (write_record(t) < 0) {
                 backend_failed(tstate);
@@ -1101,7 +1087,7 @@ PyUnstable_PerfTrampoline_SetPersistAfterFork(int enable)
 void *
 _PyPerf_TrampolineAddress(PyCodeObject *co)
 {
-    _PyPerfTrampoline *t = code_trampoline(co);
+    _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(co);
     return t != NULL ? (void *)t->entry : NULL;
 }
 

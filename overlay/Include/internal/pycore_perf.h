@@ -253,6 +253,16 @@ typedef struct _PyPerfTrampoline {
     char name[1];                   /* "py::qualname:filename\0" */
 } _PyPerfTrampoline;
 
+/* The trampoline of a code object, described to the current output or
+   not, or NULL.  ce_size needs no check: co_extra is only ever allocated
+   by _PyCode_SetExtra(), with ce_size = co_extra_user_count, and that is
+   at least 1 in every interpreter (_PyPerf_CODE_EXTRA_INDEX is 0).  A
+   macro: _PyCodeObjectExtra (pycore_code.h) is not declared here. */
+#define _PyPerf_CODE_TRAMPOLINE(co) \
+    ((co)->co_extra == NULL ? NULL \
+     : (_PyPerfTrampoline *)((_PyCodeObjectExtra *)(co)->co_extra) \
+           ->ce_extras[_PyPerf_CODE_EXTRA_INDEX])
+
 /* Per thread: ceval enters a trampoline for an inlined call only while its
    frame is above this address; deeper, it inlines the call as usual, so
    that deep pure-Python recursion (which needs no C stack in 3.11) cannot
