@@ -645,10 +645,6 @@ prepare_trampoline(PyCodeObject *co)
     return t;
 }
 
-/* Generation of the output of the backend that is not current (the map
-   while perf_jit is current, and the other way round). */
-static uint32_t other_output_gen = 1;
-
 /* Switching backends (perf <-> perf_jit) changes the current output but
    not the outputs themselves: each still has what was described to it.
    Swap the generations of the two outputs, in the state and in every
@@ -667,8 +663,8 @@ switch_outputs(void)
         }
     }
     uint32_t gen = perf_state.output_gen;
-    perf_state.output_gen = other_output_gen;
-    other_output_gen = gen;
+    perf_state.output_gen = perf_state.other_output_gen;
+    perf_state.other_output_gen = gen;
 }
 
 static void
@@ -691,17 +687,12 @@ remove_all_hooks(void)
     PyThread_release_lock(_PyRuntime.interpreters.mutex);
 }
 
-/* A flush failed where no warning can be issued (a thread releasing the
-   GIL): the next trampolined call takes the slow path and reports it
-   there, and so do deactivation and finalization. */
-static int flush_failed = 0;
-
 /* The backend failed on the hot path: stop trampolining in every
    interpreter and report once.  Called with the GIL held. */
 static void
 backend_failed(PyThreadState *tstate)
 {
-    flush_failed = 0;
+    perf_state.flush_failed = 0;
     /* Whatever was described to the failed output may be lost: describe
        everything again if the backend is activated again. */
     perf_state.output_gen++;
@@ -769,7 +760,7 @@ _PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
     }
     _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(frame->f_code);
     if (t == NULL || t->written_gen != perf_state.output_gen) {
-        t = perf_state.failed || flush_failed
+        t = perf_state.failed || perf_state.flush_failed
             ? NULL : prepare_trampoline(frame->f_code);
         if (t == NULL) {
             backend_failed(tstate);
@@ -889,7 +880,7 @@ _PyPerf_Deactivate(PyThreadState *tstate)
     /* Frames entered through trampolines may still be running (even this
        one): the arenas stay mapped, only new calls stop using them. */
     interp->eval_frame = NULL;
-    if (flush_failed
+    if (perf_state.flush_failed
         || (perf_state.backend != NULL && perf_state.backend->flush() < 0))
     {
         /* Like any other failure of the output: one warning, never an
@@ -904,7 +895,7 @@ _PyPerf_IsActive(PyThreadState *tstate)
 {
     return tstate->interp->eval_frame == _PyPerf_EvalFrame
            && perf_state.backend != NULL && !perf_state.failed
-           && !flush_failed;
+           && !perf_state.flush_failed;
 }
 
 PyStatus
@@ -949,7 +940,7 @@ static void
 report_flush_failure_later(void)
 {
     if (perf_state.backend != NULL && !perf_state.failed) {
-        flush_failed = 1;
+        perf_state.flush_failed = 1;
         perf_state.output_gen++;
     }
 }
@@ -1033,7 +1024,7 @@ _PyPerf_AfterForkChild(void)
     /* The other backend's output is new in the child, unless it is the
        map and persist-after-fork copied it. */
     if (!persist || perf_state.backend == &_PyPerf_MapBackend) {
-        other_output_gen++;
+        perf_state.other_output_gen++;
     }
     if (persist) {
         /* The child's output starts as a copy of the parent's: every

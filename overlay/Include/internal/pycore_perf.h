@@ -388,11 +388,19 @@ struct _perf_runtime_state {
     /* Trampolines whose written_gen equals this have been described to the
        current output; bumped whenever the output changes. */
     uint32_t output_gen;
+    /* The same for the output of the backend that is not current (the map
+       while perf_jit is current, and the other way round); see
+       switch_outputs() in Python/perf_trampoline.c. */
+    uint32_t other_output_gen;
     /* The key of the frame records' check words (pycore_perf.h): random,
        set at the first activation. */
     uintptr_t record_key;
     /* Set once the backend failed; the warning has been reported. */
     int failed;
+    /* A flush failed where no warning can be issued (a thread releasing
+       the GIL): the next trampolined call takes the slow path and reports
+       it there, and so do deactivation and finalization. */
+    int flush_failed;
     int persist_after_fork;
     /* When the backend (other than the map writer, which tracks its own)
        got data not yet flushed, or 0. */
@@ -413,6 +421,7 @@ struct _perf_runtime_state {
 #define _perf_runtime_state_INIT \
     { \
         .output_gen = 1, \
+        .other_output_gen = 1, \
         .map = _perf_map_state_INIT, \
         .jit = _perf_jit_state_INIT, \
     }
