@@ -131,6 +131,9 @@ def can_unshare():
 
 
 CAN_UNSHARE = can_unshare()
+# TestUnusableTmp mounts a small tmpfs over /tmp, which would hide an
+# interpreter that lives there (a clone of the repository in /tmp).
+PYTHON_UNDER_TMP = os.path.realpath(PYTHON).startswith("/tmp/")
 
 
 class Result:
@@ -915,6 +918,9 @@ exit $rc
 
 @unittest.skipUnless(CAN_UNSHARE, "needs root and unshare -m (mount "
                      "namespaces) for a private /tmp")
+@unittest.skipIf(PYTHON_UNDER_TMP, "the interpreter lives under /tmp, which "
+                 "these tests replace with a small tmpfs: clone the "
+                 "repository elsewhere to run them")
 class TestUnusableTmp(RobustCase):
     """/tmp read-only, mounted noexec, or full (a 16-64 KiB tmpfs): no
     crash, no torn line or record, one warning, calls go on."""
