@@ -759,7 +759,7 @@ _PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
         set_stack_limit();
     }
     _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(frame->f_code);
-    if (t == NULL || t->written_gen != perf_state.output_gen) {
+    if (!_PyPerf_TRAMPOLINE_READY(t)) {
         t = perf_state.failed || perf_state.flush_failed
             ? NULL : prepare_trampoline(frame->f_code);
         if (t == NULL) {
@@ -787,7 +787,7 @@ _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
                   int throwflag)
 {
     _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(frame->f_code);
-    if (LIKELY(t != NULL && t->written_gen == perf_state.output_gen)) {
+    if (LIKELY(_PyPerf_TRAMPOLINE_READY(t))) {
         return t->entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
     }
     return _PyPerf_EnterSlow(tstate, frame, throwflag);

@@ -263,6 +263,12 @@ typedef struct _PyPerfTrampoline {
      : (_PyPerfTrampoline *)((_PyCodeObjectExtra *)(co)->co_extra) \
            ->ce_extras[_PyPerf_CODE_EXTRA_INDEX])
 
+/* Whether the trampoline t (or NULL) exists and has been described to the
+   current output: the test of the hook's and ceval.c's fast paths.  A
+   macro, like _PyPerf_RECORD_CHECK(). */
+#define _PyPerf_TRAMPOLINE_READY(t) \
+    ((t) != NULL && (t)->written_gen == _PyRuntime.perf.output_gen)
+
 /* Per thread: ceval enters a trampoline for an inlined call only while its
    frame is above this address; deeper, it inlines the call as usual, so
    that deep pure-Python recursion (which needs no C stack in 3.11) cannot
