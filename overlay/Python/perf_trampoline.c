@@ -23,7 +23,7 @@
      installed hook is ours.  It does not call the new frame's trampoline
      either: it writes the frame record such a call would leave, pointing
      into the trampoline, in a stack reserve of the stub that called the
-     current activation, and _PyThreadState_PopFrame() removes it (see
+     current activation, and removes it when it pops the frame (see
      "Frame records for inlined calls" in pycore_perf.h).  Only when the
      reserve is full, or the activation has none (it was entered from C),
      does ceval.c call the trampoline, passing _PyPerf_ENTER_RESERVED so
@@ -45,7 +45,8 @@
    Outputs.  A record is written to the current output lazily, the first
    time its function is entered while that output is current.  Each output
    has a generation number (_PyRuntime.perf.output_gen); a record whose
-   written_gen differs has not been described to it yet.  A new generation
+   written_gen differs has not been described to it yet (its 'ready' is
+   NULL, which is what the fast paths test).  A new generation
    starts when the backend changes and in a fork child (which writes its own
    file and describes only what it runs).
 
@@ -580,6 +581,7 @@ identity_trampoline(PyCodeObject *co)
     t->filename = t->name + filename_pos;
     t->lineno = lineno;
     t->hash = hash;
+    t->ready = NULL;
     t->written_gen = 0;
     t->other_gen = 0;
     size_t b = (size_t)hash & (perf_state.table_size - 1);
@@ -608,6 +610,7 @@ write_record(_PyPerfTrampoline *t)
         return -1;
     }
     t->written_gen = perf_state.output_gen;
+    t->ready = (char *)(void *)t->entry + _PyPerf_STUB_RETURN_OFFSET;
     if (perf_state.dirty_ns == 0
         && perf_state.backend != &_PyPerf_MapBackend)
     {
@@ -645,13 +648,37 @@ prepare_trampoline(PyCodeObject *co)
     return t;
 }
 
+/* Bring every trampoline's 'ready' in line with the current output
+   generation: call after any change of perf_state.output_gen.  Output
+   changes are rare (activation, backend switch or failure, finalization,
+   fork), so the fast paths test one pointer instead of comparing
+   generations, and the price is this walk over the identity table. */
+static void
+sync_ready(void)
+{
+    for (size_t i = 0; i < perf_state.table_size; i++) {
+        for (_PyPerfTrampoline *t = perf_state.table[i]; t; t = t->next) {
+            t->ready = t->written_gen == perf_state.output_gen
+                ? (char *)(void *)t->entry + _PyPerf_STUB_RETURN_OFFSET
+                : NULL;
+        }
+    }
+}
+
+/* A new output: nothing has been described to it yet. */
+static void
+new_output(void)
+{
+    perf_state.output_gen++;
+    sync_ready();
+}
+
 /* Switching backends (perf <-> perf_jit) changes the current output but
    not the outputs themselves: each still has what was described to it.
    Swap the generations of the two outputs, in the state and in every
    trampoline, so that switching back does not describe every function
    again (a second map line, a second CODE_LOAD and jitted-*.so for the
-   same code).  Backend switches are rare; the hot path stays one
-   compare. */
+   same code).  Backend switches are rare. */
 static void
 switch_outputs(void)
 {
@@ -665,6 +692,7 @@ switch_outputs(void)
     uint32_t gen = perf_state.output_gen;
     perf_state.output_gen = perf_state.other_output_gen;
     perf_state.other_output_gen = gen;
+    sync_ready();
 }
 
 static void
@@ -695,7 +723,7 @@ backend_failed(PyThreadState *tstate)
     perf_state.flush_failed = 0;
     /* Whatever was described to the failed output may be lost: describe
        everything again if the backend is activated again. */
-    perf_state.output_gen++;
+    new_output();
     if (!perf_state.failed) {
         perf_state.failed = 1;
         PyObject *exc, *val, *tb;
@@ -722,9 +750,6 @@ backend_failed(PyThreadState *tstate)
 
 __thread uintptr_t _PyPerf_stack_limit
     __attribute__((tls_model("initial-exec"))) = 0;
-
-__thread _PyPerfFrameRecord *_PyPerf_top_record
-    __attribute__((tls_model("initial-exec"))) = NULL;
 
 /* Keep this much of a thread's stack (at most a quarter of it) for the C
    code that runs below the deepest trampolined frame. */
@@ -787,8 +812,11 @@ _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
                   int throwflag)
 {
     _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(frame->f_code);
-    if (LIKELY(_PyPerf_TRAMPOLINE_READY(t))) {
-        return t->entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
+    if (LIKELY(t != NULL && t->ready != NULL)) {
+        /* t->entry, computed from the pointer already loaded */
+        _PyPerf_TrampolineFunc entry = (_PyPerf_TrampolineFunc)(void *)
+            (t->ready - _PyPerf_STUB_RETURN_OFFSET);
+        return entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
     }
     return _PyPerf_EnterSlow(tstate, frame, throwflag);
 }
@@ -820,17 +848,6 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
         return -1;
     }
     PyInterpreterState *interp = tstate->interp;
-    if (perf_state.record_key == 0) {
-        /* The key of the frame records' check words (pycore_perf.h):
-           unpredictable, so that no stack contents match by accident. */
-        uintptr_t key = 0;
-        if (_PyOS_URandomNonblock(&key, sizeof(key)) < 0) {
-            PyErr_Clear();
-            key = (uintptr_t)monotonic_ns() * 0x9e3779b97f4a7c15ULL
-                  ^ (uintptr_t)&key;
-        }
-        perf_state.record_key = key | 1;
-    }
     if (interp->eval_frame != NULL && interp->eval_frame != _PyPerf_EvalFrame)
     {
         PyErr_SetString(PyExc_RuntimeError,
@@ -860,7 +877,7 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
                 switch_outputs();
             }
             else {
-                perf_state.output_gen++;
+                new_output();
             }
             perf_state.backend = backend;
         }
@@ -941,7 +958,7 @@ report_flush_failure_later(void)
 {
     if (perf_state.backend != NULL && !perf_state.failed) {
         perf_state.flush_failed = 1;
-        perf_state.output_gen++;
+        new_output();
     }
 }
 
@@ -986,7 +1003,7 @@ _PyPerf_Fini(void)
     if (perf_state.backend != NULL) {
         (void)perf_state.backend->close();
         perf_state.backend = NULL;
-        perf_state.output_gen++;
+        new_output();
     }
     /* A jitdump written before a switch to the map backend ends with
        CODE_CLOSE too (a no-op if this process has no open dump). */
@@ -1034,7 +1051,7 @@ _PyPerf_AfterForkChild(void)
     /* A new output: describe what this process runs from now on, starting
        with the frames that are running right now (they were entered
        through trampolines before the fork and still return into them). */
-    perf_state.output_gen++;
+    new_output();
     PyThreadState *tstate = _PyThreadState_GET();
     if (tstate == NULL || perf_state.failed) {
         return;

@@ -148,93 +148,53 @@ extern int _PyPerfMap_MaybeFlush(void);
      through a trampoline (perf_call), it passes throwflag
      _PyPerf_ENTER_RESERVED, which tells the evaluator that it was called
      by a stub and may use that reserve; no other caller passes it.
-   * For each inlined call, the evaluator takes a record from the reserve,
-     moves its own saved frame pointer and return address there (the
-     evaluator's frame record, read through __builtin_frame_address(0)),
-     and points its frame record at the new record and at the callee's
-     trampoline (_PyPerf_STUB_RETURN_OFFSET into it, where a real call
-     through the stub would return).  An unwinder then reads
-     evaluator -> py::callee -> py::caller -> ... -> the real caller,
-     exactly as if each call had gone through its stub; the rules that
-     the jitdump gives for the stub (CFA = frame pointer + 16) hold for
-     every record.
-   * The thread's most recent record is _PyPerf_top_record.  When a frame
-     is popped from the thread's frame stack (_PyThreadState_PopFrame(),
-     on return, on unwinding, and when a generator function's first frame
-     becomes the generator's), a record made for that frame gives the
-     evaluator's frame record its two words back.  The check lives there,
-     outside the evaluator: in the evaluator's return paths, even a test
-     that is never taken made gcc allocate the whole evaluator's
-     registers worse (3 % more instructions with support off, measured).
-   * A record is made for a frame if its check word is the record's
-     address xor the frame's address xor a random per-process key.
-     Frames inlined without a record (support turned off in between,
-     reserve full) match nothing, and neither does stack memory that
-     _PyPerf_top_record may point to after something switched C stacks
-     under the thread (greenlet does): such a pop is missed, never made
-     with words that are not a record's.  A missed pop only leaves a
-     stale frame in the chain until the activation returns, and is
-     harmless even then: the stub's "leave; ret" at a record's return
-     address unwinds records exactly like stub frames.  Pushes never
-     trust _PyPerf_top_record: the evaluator's own frame record, on the
-     activation's own stack, points to the most recent record, or to the
-     stub's frame record just above the sentinel when none is in use.
-   * The reserve holds _PyPerf_INLINE_RECORDS records and, above them, a
-     sentinel that matches no frame: the thread's top record while none
-     is in use, which is where popping the outermost record leaves it.
-     Records are taken from the top down, so along the chain each record
-     lies above the previous one and below the stub's own frame record:
-     the walk always goes up the stack, as unwinders (gdb's among them)
-     require.  When the reserve is full, the call goes through a
-     trampoline again, and the new activation has a reserve of its own;
-     the calling activation saves _PyPerf_top_record around it.  So
-     whenever an activation with a reserve runs, the top record is in its
-     reserve, and it is the sentinel when the activation returns.
+   * For each inlined call, the evaluator takes the record below the most
+     recent one, moves its own saved frame pointer and return address
+     there (the evaluator's frame record, read through
+     __builtin_frame_address(0)), points its frame record at the new
+     record and at the callee's trampoline (_PyPerf_STUB_RETURN_OFFSET
+     into it, where a real call through the stub would return), and marks
+     the callee's frame (_PyInterpreterFrame.perf_record).  An unwinder
+     then reads evaluator -> py::callee -> py::caller -> ... -> the real
+     caller, exactly as if each call had gone through its stub; the rules
+     that the jitdump gives for the stub (CFA = frame pointer + 16) hold
+     for every record.
+   * The evaluator's own frame record always points to the most recent
+     record, or, when none is in use, to the stub's frame record, which
+     lies just above the reserve: the next record is the one below it
+     either way, and the reserve is full when that would fall below the
+     reserve's start.  Along the chain each record lies above the previous
+     one and below the stub's own frame record: the walk always goes up
+     the stack, as unwinders (gdb's among them) require.
+   * When the evaluator pops a marked frame (return, unwinding, and a
+     generator function's first frame becoming the generator's), it moves
+     the two words of the most recent record back into its own frame
+     record.  Only the activation that runs a frame pops it, so the record
+     is always the popping activation's own, read through its own frame
+     pointer: no per-thread state is involved, and a library that switches
+     C stacks under a thread (greenlet) cannot make the evaluator read or
+     write another stack's memory.  Were a pop ever missed, the
+     activation's return would still be right: the stub's "leave; ret" at
+     a record's return address unwinds records exactly like stub frames.
+   * When the reserve is full, the call goes through a trampoline again,
+     and the new activation has a reserve of its own.
    * Perf-map and jitdump consumers see the same addresses either way;
      the stub's code at the return offset is never executed for a
      record, but its unwinding rules describe the record exactly. */
 typedef struct _PyPerfFrameRecord {
     void *caller_fp;            /* frame record: the next frame pointer */
     void *return_address;       /* frame record: the return address */
-    uintptr_t check;            /* record ^ frame ^ key, see above; 0 in
-                                   the sentinel */
-    void **frame_record;        /* the evaluator's frame record */
 } _PyPerfFrameRecord;
 
-#define _PyPerf_INLINE_RECORDS 15
+#define _PyPerf_INLINE_RECORDS 32
 #define _PyPerf_STUB_RESERVE 512    /* the stub's "sub $512"; checked */
 #define _PyPerf_ENTER_RESERVED 0x50524553   /* throwflag: "called by a
                                                stub, use its reserve" */
 
-/* Per thread: the most recent frame record, or a reserve's sentinel, or
-   NULL. */
-extern __thread _PyPerfFrameRecord *_PyPerf_top_record
-    __attribute__((tls_model("initial-exec")));
-
-/* The check word of a record made for frame (see above).  Macros, not
-   inline functions: _PyRuntime is not declared yet here. */
-#define _PyPerf_RECORD_CHECK(rec, frame) \
-    ((uintptr_t)(rec) ^ (uintptr_t)(frame) ^ _PyRuntime.perf.record_key)
-
-/* The frame record of an inlined frame that is being popped, if it has
-   one (_PyThreadState_PopFrame()): give the evaluator's frame record
-   back the two words it holds. */
-#define _PyPerf_POP_FRAME_RECORD(frame) \
-    do { \
-        _PyPerfFrameRecord *rec_ = _PyPerf_top_record; \
-        if (rec_ != NULL \
-            && rec_->check == _PyPerf_RECORD_CHECK(rec_, (frame))) \
-        { \
-            rec_->frame_record[1] = rec_->return_address; \
-            rec_->frame_record[0] = rec_->caller_fp; \
-            _PyPerf_top_record = rec_ + 1; \
-        } \
-    } while (0)
-
-_Static_assert((_PyPerf_INLINE_RECORDS + 1) * sizeof(_PyPerfFrameRecord)
+_Static_assert(_PyPerf_INLINE_RECORDS * sizeof(_PyPerfFrameRecord)
                == _PyPerf_STUB_RESERVE,
-               "the records and the sentinel must fill the stub's reserve: "
-               "the stub's frame record follows the sentinel");
+               "the records must fill the stub's reserve: the stub's frame "
+               "record follows the last one");
 _Static_assert(_PyPerf_STUB_RESERVE % 16 == 0,
                "the stub must keep the stack 16-byte aligned");
 
@@ -242,6 +202,11 @@ _Static_assert(_PyPerf_STUB_RESERVE % 16 == 0,
    (Python/perf_trampoline.c).  Code-extra slot 0 of a code object points
    to it once the code object has been entered through it. */
 typedef struct _PyPerfTrampoline {
+    /* entry + _PyPerf_STUB_RETURN_OFFSET, the return address of a frame
+       record for this trampoline, while it has been described to the
+       current output (written_gen == _PyRuntime.perf.output_gen); NULL
+       otherwise.  The fast paths test only this. */
+    char *ready;
     _PyPerf_TrampolineFunc entry;   /* slot in an arena */
     uint32_t written_gen;           /* output that has this record */
     uint32_t other_gen;             /* the same for the other backend's
@@ -264,10 +229,8 @@ typedef struct _PyPerfTrampoline {
            ->ce_extras[_PyPerf_CODE_EXTRA_INDEX])
 
 /* Whether the trampoline t (or NULL) exists and has been described to the
-   current output: the test of the hook's and ceval.c's fast paths.  A
-   macro, like _PyPerf_RECORD_CHECK(). */
-#define _PyPerf_TRAMPOLINE_READY(t) \
-    ((t) != NULL && (t)->written_gen == _PyRuntime.perf.output_gen)
+   current output: the test of the hook's and ceval.c's fast paths. */
+#define _PyPerf_TRAMPOLINE_READY(t) ((t) != NULL && (t)->ready != NULL)
 
 /* Per thread: ceval enters a trampoline for an inlined call only while its
    frame is above this address; deeper, it inlines the call as usual, so
@@ -392,15 +355,14 @@ struct _perf_runtime_state {
     /* Backend writing now, or NULL. */
     const _PyPerf_Backend *backend;
     /* Trampolines whose written_gen equals this have been described to the
-       current output; bumped whenever the output changes. */
+       current output; bumped whenever the output changes (and then every
+       trampoline's 'ready' is brought in line, see sync_ready() in
+       Python/perf_trampoline.c). */
     uint32_t output_gen;
     /* The same for the output of the backend that is not current (the map
        while perf_jit is current, and the other way round); see
        switch_outputs() in Python/perf_trampoline.c. */
     uint32_t other_output_gen;
-    /* The key of the frame records' check words (pycore_perf.h): random,
-       set at the first activation. */
-    uintptr_t record_key;
     /* Set once the backend failed; the warning has been reported. */
     int failed;
     /* A flush failed where no warning can be issued (a thread releasing
