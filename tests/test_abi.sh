@@ -17,7 +17,9 @@
 # 4. The sizes and offsets the two builds report (sizeof/offsetof of every
 #    field of PyConfig, PyCodeObject incl. co_code_adaptive, PyThreadState,
 #    and the sizes of other public structs)
-#    must be identical.
+#    must be identical.  So must the internal _PyInterpreterFrame's
+#    (tests/abi/frameprobe.c), which out-of-process profilers read at fixed
+#    offsets and whose padding the patch set uses.
 # 5. If a pristine interpreter exists (build-pristine/python, made by
 #    make bench, or $PRISTINE_PYTHON), the module built against the patched
 #    headers must work in it too ("vice versa").
@@ -84,6 +86,29 @@ for k in ("sizeof(PyConfig)", "sizeof(PyCodeObject)",
     print("  %-48s %s" % (k, a[k]))
 print("test_abi: %d sizes/offsets identical with pristine and patched headers"
       % len(a))
+EOF
+
+# The internal frame struct, compiled against each tree's headers.
+for which in pristine patched; do
+    if [ $which = pristine ]; then inc=$pristine/Include; cfg=$pristine
+    else inc=$REPO/build/Include; cfg=$REPO/build; fi
+    "$cc" -O0 -Wall -I "$inc" -I "$cfg" "$REPO/tests/abi/frameprobe.c" \
+        -o "$TMP/frameprobe-$which" \
+        || fail "compiling frameprobe against $which headers failed"
+    "$TMP/frameprobe-$which" >"$TMP/frame-$which.json" \
+        || fail "frameprobe ($which) failed"
+done
+"$PYTHON" - "$TMP/frame-pristine.json" "$TMP/frame-patched.json" <<'EOF' || fail "_PyInterpreterFrame layouts differ"
+import json, sys
+a = json.load(open(sys.argv[1]))
+b = json.load(open(sys.argv[2]))
+diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+for k in diff:
+    print("  %-48s pristine %s, patched %s" % (k, a.get(k), b.get(k)))
+if diff or len(a) < 13:
+    sys.exit(1)
+print("test_abi: _PyInterpreterFrame: size %d and %d field offsets identical"
+      % (a["sizeof(_PyInterpreterFrame)"], len(a) - 1))
 EOF
 
 # 5. Vice versa, when a pristine interpreter is at hand.
