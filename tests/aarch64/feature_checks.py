@@ -568,6 +568,47 @@ def generators():
 
 
 @check
+def unwinding():
+    """Frame records of inlined frames that an exception unwinds
+    (exit_unwind), within one reserve and across several, and of a
+    generator function's first frame (RETURN_GENERATOR), are taken back:
+    walks taken afterwards show only the frames still running."""
+    need_fpwalk()
+    depth = 3 * inline_records()
+
+    def fail(n):
+        if n == 0:
+            raise KeyError(n)
+        return fail(n - 1)
+
+    def gen():
+        yield 1
+
+    def catcher(n):
+        try:
+            fail(n)
+        except KeyError:
+            pass
+        unwound = _fpwalk.walk()
+        g = gen()
+        return unwound, _fpwalk.walk(), next(g)
+
+    def scenario():
+        # A function's first call goes through its trampoline for real
+        # (its trampoline is made then): warm up so that the checked runs
+        # unwind frames with records.
+        catcher(2)
+        return catcher(2), catcher(depth)
+
+    for (unwound, created, one), n in zip(run_active(scenario), (2, depth)):
+        expect(one == 1, "next(gen()) gave %r", one)
+        check_chain(unwound, [perf_name(catcher), perf_name(scenario)],
+                    "after unwinding %d frames" % (n + 1))
+        check_chain(created, [perf_name(catcher), perf_name(scenario)],
+                    "after creating a generator")
+
+
+@check
 def threads():
     need_fpwalk()
     errors = []
