@@ -71,22 +71,27 @@ for which in pristine patched; do
         || fail "the module built with $which headers misbehaves in build/python"
 done
 
-# 4. Identical layouts.
-"$PYTHON" - "$TMP/layout-pristine.json" "$TMP/layout-patched.json" <<'EOF' || fail "layouts differ"
+# 4. Identical layouts: compare.py A B WHAT [KEY...] lists what differs
+#    and fails, or prints the KEYs and a summary.
+cat >"$TMP/compare.py" <<'EOF'
 import json, sys
 a = json.load(open(sys.argv[1]))
 b = json.load(open(sys.argv[2]))
 diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 for k in diff:
     print("  %-48s pristine %s, patched %s" % (k, a.get(k), b.get(k)))
-if diff:
+if diff or not a:
     sys.exit(1)
-for k in ("sizeof(PyConfig)", "sizeof(PyCodeObject)",
-          "offsetof(PyCodeObject, co_code_adaptive)", "sizeof(PyThreadState)"):
+for k in sys.argv[4:]:
     print("  %-48s %s" % (k, a[k]))
-print("test_abi: %d sizes/offsets identical with pristine and patched headers"
-      % len(a))
+print("test_abi: %s: %d sizes/offsets identical with pristine and patched "
+      "headers" % (sys.argv[3], len(a)))
 EOF
+"$PYTHON" "$TMP/compare.py" "$TMP/layout-pristine.json" \
+    "$TMP/layout-patched.json" "public structs" \
+    "sizeof(PyConfig)" "sizeof(PyCodeObject)" \
+    "offsetof(PyCodeObject, co_code_adaptive)" "sizeof(PyThreadState)" \
+    || fail "layouts differ"
 
 # The internal frame struct, compiled against each tree's headers.
 for which in pristine patched; do
@@ -98,18 +103,10 @@ for which in pristine patched; do
     "$TMP/frameprobe-$which" >"$TMP/frame-$which.json" \
         || fail "frameprobe ($which) failed"
 done
-"$PYTHON" - "$TMP/frame-pristine.json" "$TMP/frame-patched.json" <<'EOF' || fail "_PyInterpreterFrame layouts differ"
-import json, sys
-a = json.load(open(sys.argv[1]))
-b = json.load(open(sys.argv[2]))
-diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-for k in diff:
-    print("  %-48s pristine %s, patched %s" % (k, a.get(k), b.get(k)))
-if diff or len(a) < 13:
-    sys.exit(1)
-print("test_abi: _PyInterpreterFrame: size %d and %d field offsets identical"
-      % (a["sizeof(_PyInterpreterFrame)"], len(a) - 1))
-EOF
+"$PYTHON" "$TMP/compare.py" "$TMP/frame-pristine.json" \
+    "$TMP/frame-patched.json" "_PyInterpreterFrame" \
+    "sizeof(_PyInterpreterFrame)" \
+    || fail "_PyInterpreterFrame layouts differ"
 
 # 5. Vice versa, when a pristine interpreter is at hand.
 pristine_python=${PRISTINE_PYTHON:-$REPO/build-pristine/python}
