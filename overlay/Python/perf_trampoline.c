@@ -595,6 +595,14 @@ identity_trampoline(PyCodeObject *co)
 /* ------------------------------------------------------------------ */
 /* Code objects                                                       */
 
+/* The value of t->ready once t has been described to the current output:
+   the return address of a frame record for t. */
+static char *
+ready_address(const _PyPerfTrampoline *t)
+{
+    return (char *)(void *)t->entry + _PyPerf_STUB_RETURN_OFFSET;
+}
+
 /* Describe a trampoline to the current output. */
 static int
 write_record(_PyPerfTrampoline *t)
@@ -610,7 +618,7 @@ write_record(_PyPerfTrampoline *t)
         return -1;
     }
     t->written_gen = perf_state.output_gen;
-    t->ready = (char *)(void *)t->entry + _PyPerf_STUB_RETURN_OFFSET;
+    t->ready = ready_address(t);
     if (perf_state.dirty_ns == 0
         && perf_state.backend != &_PyPerf_MapBackend)
     {
@@ -659,8 +667,7 @@ sync_ready(void)
     for (size_t i = 0; i < perf_state.table_size; i++) {
         for (_PyPerfTrampoline *t = perf_state.table[i]; t; t = t->next) {
             t->ready = t->written_gen == perf_state.output_gen
-                ? (char *)(void *)t->entry + _PyPerf_STUB_RETURN_OFFSET
-                : NULL;
+                ? ready_address(t) : NULL;
         }
     }
 }
@@ -812,7 +819,7 @@ _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
                   int throwflag)
 {
     _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(frame->f_code);
-    if (LIKELY(t != NULL && t->ready != NULL)) {
+    if (LIKELY(_PyPerf_TRAMPOLINE_READY(t))) {
         /* t->entry, computed from the pointer already loaded */
         _PyPerf_TrampolineFunc entry = (_PyPerf_TrampolineFunc)(void *)
             (t->ready - _PyPerf_STUB_RETURN_OFFSET);
