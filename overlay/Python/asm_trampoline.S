@@ -52,29 +52,6 @@ _Py_trampoline_func_start:
 _Py_trampoline_func_end:
     .size   _Py_trampoline_func_start, . - _Py_trampoline_func_start
 
-    /* The stub's size and its reserve, for the C side to check against its
-       constants. */
-    .section .rodata
-    .p2align 3
-    .globl  _Py_trampoline_func_size
-_Py_trampoline_func_size:
-    .quad   _Py_trampoline_func_end - _Py_trampoline_func_start
-    .globl  _Py_trampoline_reserve_size
-_Py_trampoline_reserve_size:
-    .quad   STUB_RESERVE
-
-    /* GNU property note: the object is IBT and SHSTK compatible. */
-    .section .note.gnu.property, "a"
-    .p2align 3
-    .long   4                   /* n_namesz: "GNU\0" */
-    .long   16                  /* n_descsz */
-    .long   5                   /* n_type: NT_GNU_PROPERTY_TYPE_0 */
-    .asciz  "GNU"
-    .long   0xc0000002          /* GNU_PROPERTY_X86_FEATURE_1_AND */
-    .long   4                   /* pr_datasz */
-    .long   3                   /* IBT | SHSTK */
-    .long   0                   /* padding to 8 bytes */
-
 #elif defined(__aarch64__)
 
     .text
@@ -96,6 +73,10 @@ _Py_trampoline_func_start:
 _Py_trampoline_func_end:
     .size   _Py_trampoline_func_start, . - _Py_trampoline_func_start
 
+#endif
+
+#if defined(__x86_64__) || defined(__aarch64__)
+
     /* The stub's size and its reserve, for the C side to check against its
        constants. */
     .section .rodata
@@ -107,16 +88,24 @@ _Py_trampoline_func_size:
 _Py_trampoline_reserve_size:
     .quad   STUB_RESERVE
 
-    /* GNU property note: BTI and PAC compatible. */
+    /* GNU property note: this object is compatible with IBT and shadow
+       stacks (x86-64) or BTI and pointer authentication (AArch64).  The
+       linker keeps a feature for the binary only if every object has it,
+       so without the note the stub would switch them off for all. */
+#if defined(__x86_64__)
+#  define FEATURE_1_AND 0xc0000002  /* GNU_PROPERTY_X86_FEATURE_1_AND */
+#else
+#  define FEATURE_1_AND 0xc0000000  /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
+#endif
     .section .note.gnu.property, "a"
     .p2align 3
     .long   4                   /* n_namesz: "GNU\0" */
     .long   16                  /* n_descsz */
     .long   5                   /* n_type: NT_GNU_PROPERTY_TYPE_0 */
     .asciz  "GNU"
-    .long   0xc0000000          /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
+    .long   FEATURE_1_AND       /* pr_type */
     .long   4                   /* pr_datasz */
-    .long   3                   /* BTI | PAC */
+    .long   3                   /* IBT | SHSTK, or BTI | PAC */
     .long   0                   /* padding to 8 bytes */
 
 #endif

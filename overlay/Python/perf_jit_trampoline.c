@@ -509,14 +509,17 @@ align_record(size_t size)
            & ~(size_t)(JITDUMP_RECORD_ALIGN - 1);
 }
 
-/* Write size bytes at offset, retrying after short writes and EINTR.
-   Return 0, or -1 with errno set. */
+/* Write (pwrite()) or read (pread()) exactly size bytes at offset,
+   retrying after short transfers and EINTR: the one I/O loop of this
+   file.  Return 0, or -1 with errno set; EIO when a transfer makes no
+   progress (the file is shorter than it was, or cannot grow). */
 static int
-write_all_at(int fd, off_t offset, const char *data, size_t size)
+transfer_all_at(int fd, off_t offset, char *data, size_t size, int writing)
 {
     while (size > 0) {
         size_t chunk = size < ((size_t)1 << 30) ? size : ((size_t)1 << 30);
-        ssize_t n = pwrite(fd, data, chunk, offset);
+        ssize_t n = writing ? pwrite(fd, data, chunk, offset)
+                            : pread(fd, data, chunk, offset);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -524,7 +527,7 @@ write_all_at(int fd, off_t offset, const char *data, size_t size)
             return -1;
         }
         if (n == 0) {
-            errno = EIO;        /* no progress on a regular file */
+            errno = EIO;
             return -1;
         }
         data += n;
@@ -534,28 +537,16 @@ write_all_at(int fd, off_t offset, const char *data, size_t size)
     return 0;
 }
 
-/* Read exactly size bytes at offset.  Return 0, or -1 with errno set. */
 static int
-read_all_at(int fd, off_t offset, char *data, size_t size)
+write_all_at(int fd, off_t offset, const void *data, size_t size)
 {
-    while (size > 0) {
-        size_t chunk = size < ((size_t)1 << 30) ? size : ((size_t)1 << 30);
-        ssize_t n = pread(fd, data, chunk, offset);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        if (n == 0) {
-            errno = EIO;        /* shorter than it was */
-            return -1;
-        }
-        data += n;
-        offset += n;
-        size -= (size_t)n;
-    }
-    return 0;
+    return transfer_all_at(fd, offset, (char *)data, size, 1);
+}
+
+static int
+read_all_at(int fd, off_t offset, void *data, size_t size)
+{
+    return transfer_all_at(fd, offset, (char *)data, size, 0);
 }
 
 /* Make room for 'extra' more bytes in the record buffer. */
@@ -758,7 +749,7 @@ create_file(perf_jit_state *st)
     header.flags = 0;
 
     struct stat info;
-    if (write_all_at(fd, 0, (const char *)&header, sizeof(header)) < 0) {
+    if (write_all_at(fd, 0, &header, sizeof(header)) < 0) {
         _PyPerf_SetError("perf_jit: cannot write %s: %s",
                          st->path, strerror(errno));
         goto error;
