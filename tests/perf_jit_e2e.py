@@ -2,15 +2,16 @@
 
     python3 tests/perf_jit_e2e.py PYTHON [PYTHON...]
 
-For each interpreter: run the seed example (baz -> bar -> foo) under
-`perf record -g -k 1 --call-graph dwarf` with -X perf_jit, merge the dump
-with `perf inject --jit`, then check with `perf script` that at least 80 %
-of the samples inside py::foo show the whole chain foo < bar < baz <
-<module>, and with `perf report --sort sym,srcline` that the trampoline
-frames carry my_script.py:<line>.  Meant to be run on an interpreter built
---without-frame-pointers (DWARF unwinding is then the only way through) and
-on the default build.  Prints numbers and exits 1 on any failure, 77 if
-perf cannot record here.
+For each interpreter: run examples/perf_demo.py (baz -> bar -> foo),
+copied as my_script.py, under `perf record -g -k 1 --call-graph dwarf`
+with -X perf_jit, merge the dump with `perf inject --jit`, then check
+with `perf script` that at least 80 % of the samples inside py::foo show
+the whole chain foo < bar < baz < <module>, and with `perf report --sort
+sym,srcline` that the trampoline frames carry my_script.py:<line>.
+Meant to be run on an interpreter built --without-frame-pointers (DWARF
+unwinding is then the only way through) and on the default build.
+Prints numbers and exits 1 on any failure, 77 if perf cannot record
+here.
 """
 import os
 import re
@@ -19,28 +20,22 @@ import subprocess
 import sys
 import tempfile
 
-SCRIPT = """\
-def foo(n):
-    result = 0
-    for _ in range(n):
-        result += 1
-    return result
-
-
-def bar(n):
-    foo(n)
-
-
-def baz(n):
-    bar(n)
-
-
-if __name__ == "__main__":
-    baz(4000000)
-"""
-# First lines of the functions in SCRIPT (co_firstlineno).
-LINES = {"foo": 1, "bar": 8, "baz": 12}
+# The program profiled: the demo of `make demo`, run longer.
+DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), "examples", "perf_demo.py")
+DEMO_COUNT = "4000000"
 CHAIN = ["py::foo", "py::bar", "py::baz", "py::<module>"]
+
+
+def first_lines(path):
+    """The first line (co_firstlineno) of each top-level function."""
+    lines = {}
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            m = re.match(r"def (\w+)\(", line)
+            if m:
+                lines[m.group(1)] = number
+    return lines
 
 
 def run(cmd, **kwargs):
@@ -80,8 +75,7 @@ def check(python, tmp):
     failures = []
     workdir = tempfile.mkdtemp(dir=tmp)
     script = os.path.join(workdir, "my_script.py")
-    with open(script, "w") as f:
-        f.write(SCRIPT)
+    shutil.copyfile(DEMO, script)
     data = os.path.join(workdir, "perf.data")
     jit_data = os.path.join(workdir, "perf.jit.data")
     buildid_dir = os.path.join(workdir, "buildid")
@@ -91,7 +85,7 @@ def check(python, tmp):
     proc = run(base + ["record", "-F", "999", "-g", "-k", "1",
                        "--call-graph", "dwarf", "-e", "cpu-clock",
                        "-o", data, "--", "sh", "-c", wrapper, python,
-                       script], cwd=workdir)
+                       script, DEMO_COUNT], cwd=workdir)
     if proc.returncode != 0:
         return ["perf record failed: " + proc.stderr[-500:]]
     pids = set(re.findall(r"jit-(\d+)\.dump", run(
@@ -124,7 +118,7 @@ def check(python, tmp):
                              "--children", "-g", "none", "--sort",
                              "sym,srcline"],
                      ).stdout
-        for name, line in LINES.items():
+        for name, line in first_lines(DEMO).items():
             want = f"my_script.py:{line}"
             rows = [r for r in report.splitlines()
                     if f"py::{name}:" in r and want in r]
