@@ -90,6 +90,16 @@ class Damage(unittest.TestCase):
         self.assertTrue(any(text in e for e in errors),
                         "%r not in %r" % (text, errors))
 
+    def assertFieldReported(self, rec, offset, fmt, value, text):
+        """Overwrite a field of the sample's record rec (a record of the
+        x86-64 sample, by default its first of that kind, or a record id)
+        and expect text in the checker's errors."""
+        data = load("x86_64")
+        if isinstance(rec, int):
+            rec = first(data, rec)
+        struct.pack_into(fmt, data, rec["offset"] + offset, value)
+        self.assertReports(data, text)
+
     def test_elf_mach_zero(self):
         data = load("x86_64")
         struct.pack_into("<I", data, 12, 0)
@@ -144,28 +154,22 @@ class Damage(unittest.TestCase):
         self.assertReports(data, "same code bytes")
 
     def test_code_index_not_increasing(self):
-        data = load("x86_64")
-        loads = [r for r in records(data) if r["id"] == jc.CODE_LOAD]
-        struct.pack_into("<Q", data, loads[1]["offset"] + 48, 1)
-        self.assertReports(data, "code_index 1 not increasing")
+        loads = [r for r in records(load("x86_64"))
+                 if r["id"] == jc.CODE_LOAD]
+        self.assertFieldReported(loads[1], 48, "<Q", 1,
+                                 "code_index 1 not increasing")
 
     def test_foreign_pid_in_code_load(self):
-        data = load("x86_64")
-        rec = first(data, jc.CODE_LOAD)
-        struct.pack_into("<I", data, rec["offset"] + 16, 1)
-        self.assertReports(data, "perf would give the code to another")
+        self.assertFieldReported(jc.CODE_LOAD, 16, "<I", 1,
+                                 "perf would give the code to another")
 
     def test_timestamp_going_back(self):
-        data = load("x86_64")
-        rec = records(data)[3]
-        struct.pack_into("<Q", data, rec["offset"] + 8, 1)
-        self.assertReports(data, "goes back")
+        self.assertFieldReported(records(load("x86_64"))[3], 8, "<Q", 1,
+                                 "goes back")
 
     def test_single_line_entry(self):
-        data = load("x86_64")
-        rec = first(data, jc.CODE_DEBUG_INFO)
-        struct.pack_into("<Q", data, rec["offset"] + 24, 1)
-        self.assertReports(data, "a single entry")
+        self.assertFieldReported(jc.CODE_DEBUG_INFO, 24, "<Q", 1,
+                                 "a single entry")
 
     def test_fde_range(self):
         data = load("x86_64")

@@ -141,26 +141,24 @@ def _s32(data, off):
     return struct.unpack_from("<i", data, off)[0], off + 4
 
 
-def _uleb(data, off):
+def _leb128(data, off, signed):
     result = shift = 0
     while True:
         byte, off = _u8(data, off)
         result |= (byte & 0x7F) << shift
         shift += 7
         if not byte & 0x80:
+            if signed and byte & 0x40:
+                result -= 1 << shift
             return result, off
+
+
+def _uleb(data, off):
+    return _leb128(data, off, False)
 
 
 def _sleb(data, off):
-    result = shift = 0
-    while True:
-        byte, off = _u8(data, off)
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            if byte & 0x40:
-                result -= 1 << shift
-            return result, off
+    return _leb128(data, off, True)
 
 
 def _cstring(data, off, end):
