@@ -682,15 +682,20 @@ def fork():
             os._exit(code)
         return pid
 
-    def fork_and_wait(persist):
+    def fork_child(persist):
+        """Fork with persist-after-fork set to persist; the child's pid and
+        exit status."""
         _testinternalcapi.perf_trampoline_set_persist_after_fork(persist)
         try:
             pid = running_at_fork()
         finally:
             _testinternalcapi.perf_trampoline_set_persist_after_fork(0)
         _, status = os.waitpid(pid, 0)
-        expect(os.waitstatus_to_exitcode(status) == 0,
-               "child exit status %d", os.waitstatus_to_exitcode(status))
+        return pid, os.waitstatus_to_exitcode(status)
+
+    def fork_and_wait(persist):
+        pid, code = fork_child(persist)
+        expect(code == 0, "child exit status %d", code)
         names = {n for _, _, n in read_map(pid)}
         remove_map(pid)
         return names
@@ -721,13 +726,7 @@ def fork():
     try:
         parent_only()
         for persist in (0, 1):
-            _testinternalcapi.perf_trampoline_set_persist_after_fork(persist)
-            try:
-                pid = running_at_fork()
-            finally:
-                _testinternalcapi.perf_trampoline_set_persist_after_fork(0)
-            _, status = os.waitpid(pid, 0)
-            children.append((pid, os.waitstatus_to_exitcode(status)))
+            children.append(fork_child(persist))
     finally:
         sys.deactivate_stack_trampoline()
     for pid, code in children:
