@@ -237,6 +237,18 @@ class PerfTestCase(unittest.TestCase):
         """The entry names (third field) of perf map lines."""
         return [line.split(" ", 2)[2] for line in lines]
 
+    def perf_map_names(self, pid):
+        """The entry names of the checked /tmp/perf-<pid>.map."""
+        return self.map_names(self.read_perf_map(pid))
+
+    def assertNamed(self, names, filename, present=(), absent=()):
+        """names has an entry py::<qualname>:<filename> for each qualname
+        in present, and none for those in absent."""
+        for qualname in present:
+            self.assertIn(f"py::{qualname}:{filename}", names)
+        for qualname in absent:
+            self.assertNotIn(f"py::{qualname}:{filename}", names)
+
     def read_jitdump(self, pid):
         path = jit_dump_file(pid)
         self.assertTrue(os.path.exists(path), f"{path} does not exist")
@@ -352,7 +364,7 @@ class TestSysAPI(PerfTestCase):
             "deactivate_again": "None",
             "inactive_again": "False",
         })
-        names = self.map_names(self.read_perf_map(res.pid))
+        names = self.perf_map_names(res.pid)
         self.assertEqual(names.count(f"py::called_once:{script}"), 1, names)
 
     def test_deactivate_when_never_active(self):
@@ -386,13 +398,11 @@ class TestSysAPI(PerfTestCase):
             """)
         self.assertEqual(self.values(res.out),
                          {"a": "True", "b": "True", "c": "True", "d": "False"})
-        names = self.map_names(self.read_perf_map(res.pid))
-        self.assertIn(f"py::in_perf_1:{script}", names)
-        self.assertIn(f"py::in_perf_2:{script}", names)
-        jit_names = self.jit_names(self.read_jitdump(res.pid))
-        self.assertIn(f"py::in_jit:{script}", jit_names)
-        self.assertNotIn(f"py::in_perf_1:{script}", jit_names)
-        self.assertNotIn(f"py::in_perf_2:{script}", jit_names)
+        self.assertNamed(self.perf_map_names(res.pid), script,
+                         present=["in_perf_1", "in_perf_2"])
+        self.assertNamed(self.jit_names(self.read_jitdump(res.pid)), script,
+                         present=["in_jit"],
+                         absent=["in_perf_1", "in_perf_2"])
 
     def test_many_activation_cycles(self):
         # An implementation requesting a new code-extra index per activation
@@ -413,7 +423,7 @@ class TestSysAPI(PerfTestCase):
             """)
         self.assertEqual(self.values(res.out)["total"],
                          str(2 * sum(i * 2 for i in range(1000))))
-        names = self.map_names(self.read_perf_map(res.pid))
+        names = self.perf_map_names(res.pid)
         self.assertEqual(names.count(f"py::work:{script}"), 1)
 
     def test_many_activation_cycles_perf_jit(self):
@@ -622,7 +632,7 @@ class TestStartup(PerfTestCase):
             after_switch()
             """))
         self.assertIn("py::after_switch:<string>",
-                      self.map_names(self.read_perf_map(res.pid)))
+                      self.perf_map_names(res.pid))
 
     def test_help_xoptions(self):
         res = self.run_python("--help-xoptions")
@@ -657,7 +667,7 @@ class TestPerfMap(PerfTestCase):
             print(f"result={outer()}")
             """, "-X", "perf")
         self.assertEqual(self.values(res.out)["result"], "2")
-        names = self.map_names(self.read_perf_map(res.pid))
+        names = self.perf_map_names(res.pid)
         for qualname in ("foo", "bar", "Klass.method", "outer",
                          "outer.<locals>.inner", "<module>"):
             with self.subTest(qualname=qualname):
@@ -692,12 +702,10 @@ class TestPerfMap(PerfTestCase):
             sys.deactivate_stack_trampoline()
             f_after()
             """)
-        names = self.map_names(self.read_perf_map(res.pid))
-        self.assertIn(f"py::f_during:{script}", names)
-        self.assertNotIn(f"py::f_before:{script}", names)
-        self.assertNotIn(f"py::f_after:{script}", names)
         # The module frame was already running: it is not retro-fitted.
-        self.assertNotIn(f"py::<module>:{script}", names)
+        self.assertNamed(self.perf_map_names(res.pid), script,
+                         present=["f_during"],
+                         absent=["f_before", "f_after", "<module>"])
 
     def test_one_line_per_function(self):
         script, res = self.run_script("""
@@ -706,7 +714,7 @@ class TestPerfMap(PerfTestCase):
             for i in range(1000):
                 foo(i)
             """, "-X", "perf")
-        names = self.map_names(self.read_perf_map(res.pid))
+        names = self.perf_map_names(res.pid)
         self.assertEqual(names.count(f"py::foo:{script}"), 1)
         self.assertEqual(len(names), len(set(names)), "duplicate entries")
 
@@ -725,7 +733,7 @@ class TestPerfMap(PerfTestCase):
             print(f"total={total}")
             """, "-X", "perf")
         self.assertEqual(self.values(res.out)["total"], str(45 * 1000))
-        names = self.map_names(self.read_perf_map(res.pid))
+        names = self.perf_map_names(res.pid)
         generated = sorted(n for n in names if n.endswith(":generated.py"))
         self.assertEqual(generated, sorted(
             [f"py::gen_{i}:generated.py" for i in range(10)]
@@ -939,7 +947,7 @@ class TestPerfMap(PerfTestCase):
             os._exit(0)
             """, "-X", "perf")
         self.assertIn(f"py::before_os_exit:{script}",
-                      self.map_names(self.read_perf_map(res.pid)))
+                      self.perf_map_names(res.pid))
 
     def test_flushed_at_deactivation(self):
         script = self.make_script("""
@@ -987,7 +995,7 @@ class TestPerfMap(PerfTestCase):
             """, "-X", "perf")
         self.assertEqual(self.values(res.out)["results"],
                          str([k * 499500 for k in range(4)]))
-        names = self.map_names(self.read_perf_map(res.pid))
+        names = self.perf_map_names(res.pid)
         self.assertEqual(names.count(f"py::thread_func:{script}"), 1)
         self.assertEqual(
             names.count(f"py::thread_func.<locals>.nested:{script}"), 1)
@@ -1109,25 +1117,19 @@ class TestFork(PerfTestCase):
 
     def test_fork_perf_map(self):
         script, res, (child1, child2) = self.run_fork_script("perf")
-        def name(func):
-            return f"py::{func}:{script}"
-        parent = self.map_names(self.read_perf_map(res.pid))
-        first = self.map_names(self.read_perf_map(child1))
-        second = self.map_names(self.read_perf_map(child2))
-
-        self.assertEqual(parent.count(name("f_parent_only")), 1)
-        self.assertEqual(parent.count(name("f_both")), 1)
-        self.assertNotIn(name("f_child_only"), parent)
-        self.assertNotIn(name("f_child_exit"), parent)
+        parent = self.perf_map_names(res.pid)
+        self.assertEqual(parent.count(f"py::f_parent_only:{script}"), 1)
+        self.assertEqual(parent.count(f"py::f_both:{script}"), 1)
+        self.assertNamed(parent, script,
+                         absent=["f_child_only", "f_child_exit"])
         self.assertEqual(len(parent), len(set(parent)))
-
-        self.assertIn(name("f_child_only"), first)   # os._exit() child
-        self.assertIn(name("f_both"), first)
-        self.assertNotIn(name("f_parent_only"), first)
-
-        self.assertIn(name("f_child_exit"), second)  # sys.exit() child
-        self.assertNotIn(name("f_parent_only"), second)
-        self.assertNotIn(name("f_child_only"), second)
+        # The os._exit() child, then the sys.exit() one.
+        self.assertNamed(self.perf_map_names(child1), script,
+                         present=["f_child_only", "f_both"],
+                         absent=["f_parent_only"])
+        self.assertNamed(self.perf_map_names(child2), script,
+                         present=["f_child_exit"],
+                         absent=["f_parent_only", "f_child_only"])
 
     def test_fork_persist_perf_map(self):
         import_helper.import_module("_testinternalcapi")
@@ -1143,24 +1145,21 @@ class TestFork(PerfTestCase):
         # The children start with a copy of the parent's entries.
         self.assertIn(parent_only[0], first)
         self.assertIn(parent_only[0], second)
-        self.assertIn(f"py::f_child_only:{script}", self.map_names(first))
-        self.assertIn(f"py::f_child_exit:{script}", self.map_names(second))
-        self.assertNotIn(f"py::f_child_only:{script}",
-                         self.map_names(parent))
+        self.assertNamed(self.map_names(first), script,
+                         present=["f_child_only"])
+        self.assertNamed(self.map_names(second), script,
+                         present=["f_child_exit"])
+        self.assertNamed(self.map_names(parent), script,
+                         absent=["f_child_only"])
 
     def test_fork_perf_jit(self):
         script, res, (child1, child2) = self.run_fork_script("perf_jit")
-        def name(func):
-            return f"py::{func}:{script}"
-        parent = self.jit_names(self.read_jitdump(res.pid))
-        first = self.jit_names(self.read_jitdump(child1))
-        second = self.jit_names(self.read_jitdump(child2))
-        self.assertIn(name("f_parent_only"), parent)
-        self.assertNotIn(name("f_child_only"), parent)
-        self.assertIn(name("f_child_only"), first)
-        self.assertNotIn(name("f_parent_only"), first)
-        self.assertIn(name("f_child_exit"), second)
-        self.assertNotIn(name("f_parent_only"), second)
+        self.assertNamed(self.jit_names(self.read_jitdump(res.pid)), script,
+                         present=["f_parent_only"], absent=["f_child_only"])
+        self.assertNamed(self.jit_names(self.read_jitdump(child1)), script,
+                         present=["f_child_only"], absent=["f_parent_only"])
+        self.assertNamed(self.jit_names(self.read_jitdump(child2)), script,
+                         present=["f_child_exit"], absent=["f_parent_only"])
 
     def test_fork_persist_perf_jit(self):
         import_helper.import_module("_testinternalcapi")
@@ -1180,11 +1179,10 @@ class TestFork(PerfTestCase):
             "-X", "perf", name="script2")
         pids = self.child_pids(res2.out)
         self.assertEqual(res2.out.count("status=0"), 2, res2.out)
-        first = self.map_names(self.read_perf_map(pids[0]))
-        self.assertIn(f"py::f_child_only:{script2}", first)
-        parent = self.map_names(self.read_perf_map(res2.pid))
-        self.assertNotIn(f"py::f_child_only:{script2}", parent)
-        self.assertNotIn(f"py::child_os_exit:{script2}", parent)
+        self.assertNamed(self.perf_map_names(pids[0]), script2,
+                         present=["f_child_only"])
+        self.assertNamed(self.perf_map_names(res2.pid), script2,
+                         absent=["f_child_only", "child_os_exit"])
 
 
 # ---------------------------------------------------------------------------
@@ -1618,7 +1616,7 @@ class TestTrampolinedExecution(PerfTestCase):
     def test_same_results_as_untrampolined(self):
         res = self.assertSameResults("perf")
         # The trampolines were really used.
-        names = self.map_names(self.read_perf_map(res.pid))
+        names = self.perf_map_names(res.pid)
         for func in ("fib", "e3", "squares", "echo", "a_add", "recurse",
                      "tracer", "profiler", "traced_inner", "Point.norm2",
                      "<lambda>"):
@@ -1688,7 +1686,7 @@ class TestTrampolinedExecution(PerfTestCase):
         self.assertEqual(self.values(res.out), {
             "r1": "0", "r2": "0", "main": "1", "active": "True"})
         self.assertIn(f"py::in_main:{script}",
-                      self.map_names(self.read_perf_map(res.pid)))
+                      self.perf_map_names(res.pid))
 
     def test_expected_values(self):
         _, values = self.run_workload("-X", "perf")
