@@ -321,7 +321,8 @@ append_line_locked(const void *code_addr, size_t code_size,
     size_t name_len = strlen(entry_name);
     int truncated = 0;
     if (name_len > MAP_NAME_MAX) {
-        name_len = MAP_NAME_MAX;
+        /* At most MAP_NAME_MAX bytes with the "...", as documented. */
+        name_len = MAP_NAME_MAX - 3;
         while (name_len > 0
                && ((unsigned char)entry_name[name_len] & 0xc0) == 0x80)
         {

@@ -1325,6 +1325,25 @@ class TestCAPI(PerfTestCase):
         lines = self.read_perf_map(res.pid, check_format=False)
         self.assertEqual(lines, ["1234 10 entry_name", "abcdef 200 py::x:y"])
 
+    def test_write_perf_map_entry_long_name(self):
+        # A name is cut to at most 4096 bytes, "..." included, at a
+        # character boundary; a name of exactly 4096 bytes is kept whole.
+        _, res = self.run_script("""
+            import _testinternalcapi as t
+            w = t.write_perf_map_entry
+            print(f"long={w(0x1000, 0x10, 'a' + '\u00e9' * 5000)}")
+            print(f"exact={w(0x2000, 0x10, 'b' * 4096)}")
+            print(f"fini={t.perf_map_state_fini()}")
+            """)
+        self.assertEqual(self.values(res.out),
+                         {"long": "0", "exact": "0", "fini": "None"})
+        lines = self.read_perf_map(res.pid, check_format=False)
+        self.assertEqual(len(lines), 2)
+        long_name = lines[0].split(" ", 2)[2]
+        self.assertEqual(long_name, "a" + "\u00e9" * 2046 + "...")
+        self.assertLessEqual(len(long_name.encode()), 4096)
+        self.assertEqual(lines[1], "2000 10 " + "b" * 4096)
+
     def test_write_perf_map_entry_many(self):
         # Far more than the 64 KiB buffer, from several threads: every line
         # arrives whole and exactly once.
