@@ -79,9 +79,10 @@
    file is left alone.
 
    Who frees what.  All state is in _PyRuntime.perf.jit (accessed as
-   perf_jit here).  The record buffer is allocated with
-   PyMem_RawRealloc() and freed with PyMem_RawFree() by close(),
-   after_fork_child() and after a large flush.  The descriptor is closed
+   perf_jit here).  The record buffer is allocated with the C library's
+   realloc() and freed with free() (never with PyMem_Raw*(), whose
+   allocator can change between Py_Initialize() and Py_Finalize()) by
+   close(), after_fork_child() and after a large flush.  The descriptor is closed
    by close() and after_fork_child().  The exec mapping is never unmapped.
    Nothing borrowed from the manager (_PyPerf_CodeInfo and its strings) is
    kept after write_code() returns.  Callbacks run with the GIL held, which
@@ -96,6 +97,7 @@
 #include <errno.h>                // errno, EINTR, EEXIST, EIO
 #include <fcntl.h>                // open(), O_*
 #include <stdio.h>                // snprintf()
+#include <stdlib.h>               // realloc(), free()
 #include <string.h>               // memcpy(), memmove(), memset(), strlen(),
                                   // strerror()
 #include <sys/mman.h>             // mmap(), MAP_FAILED, PROT_*, MAP_PRIVATE
@@ -566,7 +568,7 @@ buffer_reserve(perf_jit_state *st, size_t extra)
         new_size = new_size > (size_t)PY_SSIZE_T_MAX / 2 ? needed
                                                          : new_size * 2;
     }
-    char *buf = PyMem_RawRealloc(st->buf, new_size);
+    char *buf = realloc(st->buf, new_size);
     if (buf == NULL) {
         _PyPerf_SetError("perf_jit: out of memory for the record buffer");
         return -1;
@@ -594,7 +596,7 @@ buffer_append_zeros(perf_jit_state *st, size_t size)
 static void
 buffer_free(perf_jit_state *st)
 {
-    PyMem_RawFree(st->buf);
+    free(st->buf);
     st->buf = NULL;
     st->buf_len = 0;
     st->buf_size = 0;

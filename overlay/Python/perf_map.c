@@ -38,7 +38,10 @@
 
    Invariants.  All state is in _PyRuntime.perf.map and protected by its
    mutex, because foreign JITs may call the API without the GIL.  The buffer
-   is allocated with the raw allocator on first use and freed at close.  In
+   is allocated with the C library's malloc() on first use and freed at
+   close: the API may be called before Py_Initialize() and after
+   Py_Finalize(), and PyMem_RawMalloc()'s allocator (PYTHONMALLOC=debug)
+   may differ between the two.  In
    a fork child the parent's descriptor is closed without writing to it and
    the child writes /tmp/perf-<childpid>.map.
 
@@ -64,6 +67,7 @@
 #include <pthread.h>              // pthread_mutex_lock(), pthread_create()
 #include <signal.h>               // sigfillset(), pthread_sigmask()
 #include <stdio.h>                // snprintf()
+#include <stdlib.h>               // malloc(), free()
 #include <string.h>               // strerror(), memcpy()
 #include <sys/stat.h>             // fstat(), S_ISREG()
 #include <time.h>                 // clock_gettime(), CLOCK_MONOTONIC
@@ -154,7 +158,7 @@ open_locked(void)
         return -1;
     }
     if (map_state.buf == NULL) {
-        map_state.buf = PyMem_RawMalloc(MAP_BUFFER_SIZE);
+        map_state.buf = malloc(MAP_BUFFER_SIZE);
         if (map_state.buf == NULL) {
             _PyPerf_SetError("out of memory for the perf map buffer");
             close(fd);
@@ -429,7 +433,7 @@ _PyPerfMap_Close(void)
         close(map_state.fd);
         map_state.fd = -1;
     }
-    PyMem_RawFree(map_state.buf);
+    free(map_state.buf);
     map_state.buf = NULL;
     map_state.len = 0;
     map_state.dirty_ns = 0;

@@ -55,9 +55,11 @@
      read-execute once and never written or unmapped again: no thread can
      ever return into memory that went away or became non-executable
      (deactivation, finalization, daemon threads, fork children).
-   * Records and the identity table are allocated with the raw allocator
-     and live for the process lifetime; only the manager frees nothing and
-     nobody else may free them.  co_extra slots hold borrowed pointers.
+   * Records and the identity table are allocated with the C library's
+     malloc() (like all perf support state: it outlives Py_Finalize(), and
+     PyMem_RawMalloc()'s allocator can change across it) and live for the
+     process lifetime; nobody may free them.  co_extra slots hold borrowed
+     pointers.
    * Everything here runs with the GIL held.  A failure on the hot path
      never raises into Python code: the call runs untrampolined, the backend
      is marked failed, and one warning is reported through the unraisable
@@ -77,7 +79,7 @@
 
 #include <stdarg.h>               // va_list
 #include <stdio.h>                // vsnprintf()
-#include <stdlib.h>               // strtol()
+#include <stdlib.h>               // strtol(), malloc(), calloc(), free()
 #include <string.h>               // memcpy(), strcmp()
 
 #ifdef PY_HAVE_PERF_TRAMPOLINE
@@ -368,7 +370,7 @@ new_arena(void)
                          _PyPerf_STUB_RESERVE);
         return NULL;
     }
-    _PyPerfArena *arena = PyMem_RawCalloc(1, sizeof(*arena));
+    _PyPerfArena *arena = calloc(1, sizeof(*arena));
     if (arena == NULL) {
         _PyPerf_SetError("perf trampoline: out of memory");
         return NULL;
@@ -378,7 +380,7 @@ new_arena(void)
     if (base == MAP_FAILED) {
         _PyPerf_SetError("perf trampoline: cannot map %d bytes: %s",
                          ARENA_SIZE, strerror(errno));
-        PyMem_RawFree(arena);
+        free(arena);
         return NULL;
     }
     size_t nslots = ARENA_SIZE / _PyPerf_SLOT_SIZE;
@@ -400,7 +402,7 @@ new_arena(void)
         _PyPerf_SetError("perf trampoline: cannot make arena executable: %s",
                          strerror(errno));
         munmap(base, ARENA_SIZE);   /* never executed: safe to unmap */
-        PyMem_RawFree(arena);
+        free(arena);
         return NULL;
     }
     arena->base = base;
@@ -509,7 +511,7 @@ table_grow(void)
 {
     size_t new_size = perf_state.table_size ? perf_state.table_size * 2
                                             : 256;
-    _PyPerfTrampoline **table = PyMem_RawCalloc(new_size, sizeof(*table));
+    _PyPerfTrampoline **table = calloc(new_size, sizeof(*table));
     if (table == NULL) {
         _PyPerf_SetError("perf trampoline: out of memory");
         return -1;
@@ -524,7 +526,7 @@ table_grow(void)
             t = next;
         }
     }
-    PyMem_RawFree(perf_state.table);
+    free(perf_state.table);
     perf_state.table = table;
     perf_state.table_size = new_size;
     return 0;
@@ -567,14 +569,14 @@ identity_trampoline(PyCodeObject *co)
             return NULL;
         }
     }
-    _PyPerfTrampoline *t = PyMem_RawMalloc(sizeof(*t) + pos);
+    _PyPerfTrampoline *t = malloc(sizeof(*t) + pos);
     if (t == NULL) {
         _PyPerf_SetError("perf trampoline: out of memory");
         return NULL;
     }
     t->entry = allocate_slot();
     if (t->entry == NULL) {
-        PyMem_RawFree(t);
+        free(t);
         return NULL;
     }
     memcpy(t->name, buf, pos + 1);
@@ -630,7 +632,7 @@ write_record(_PyPerfTrampoline *t)
 /* Make sure co has a trampoline, described to the current output if there
    is one.  Returns NULL with perf_state.error set on failure. */
 static _PyPerfTrampoline *
-prepare_trampoline(PyCodeObject *co)
+prepare_trampoline_impl(PyCodeObject *co)
 {
     _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(co);
     if (t == NULL) {
@@ -653,6 +655,21 @@ prepare_trampoline(PyCodeObject *co)
             return NULL;
         }
     }
+    return t;
+}
+
+/* prepare_trampoline_impl() with the caller's exception state untouched:
+   the hook runs with an exception pending when a generator is resumed by
+   throw(), and the name encoding clears the errors it handles.  Errors of
+   its own are reported through perf_state.error, never raised. */
+static _PyPerfTrampoline *
+prepare_trampoline(PyCodeObject *co)
+{
+    PyObject *exc, *val, *tb;
+    PyErr_Fetch(&exc, &val, &tb);
+    _PyPerfTrampoline *t = prepare_trampoline_impl(co);
+    PyErr_Clear();
+    PyErr_Restore(exc, val, tb);
     return t;
 }
 

@@ -1674,6 +1674,28 @@ class TestTrampolinedExecution(PerfTestCase):
                       ("100000", "RecursionError"))
         self.assertEqual(self.values(res.out)["after"], "100")
 
+    def test_throw_into_generator_with_unencodable_filename(self):
+        # The first resume through the hook is a throw(): the thrown
+        # exception is pending while the trampoline is made, and naming
+        # it handles (and must not clear) an encoding error.
+        for backend in ("perf", "perf_jit"):
+            with self.subTest(backend=backend):
+                _, res = self.run_script(f"""
+                    import sys
+                    src = "def gen():\\n    yield 1\\n    yield 2\\n"
+                    ns = {{}}
+                    exec(compile(src, "\\udcff.py", "exec"), ns)
+                    g = ns["gen"]()
+                    sys.activate_stack_trampoline("{backend}")
+                    try:
+                        g.throw(ValueError("thrown"))
+                    except Exception as exc:
+                        print(f"caught={{type(exc).__name__}}:{{exc}}")
+                    sys.deactivate_stack_trampoline()
+                    """)
+                self.assertEqual(self.values(res.out)["caught"],
+                                 "ValueError:thrown")
+
     def test_debug_allocator(self):
         res = self.run_python("-X", "perf", self.script,
                               env={"PYTHONMALLOC": "debug"})
