@@ -1141,6 +1141,61 @@ class TestResourceLimits(RobustCase):
                 self.run_fsize(backend, 100, 50, "wait")
 
 
+FSIZE_AGAIN_CHILD = MAKE + r"""
+import resource, sys
+backend = sys.argv[1]
+# The first flush (a full 64 KiB buffer) goes over the limit: the backend
+# fails; with the limit lifted, activating it again describes everything.
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, resource.RLIM_INFINITY))
+funcs = [make(f"again_{i:04d}_{'x' * 100}") for i in range(400)]
+sys.activate_stack_trampoline(backend)
+total = sum(f() for f in funcs)
+print(f"active_after_failure={sys.is_stack_trampoline_active()}")
+resource.setrlimit(resource.RLIMIT_FSIZE,
+                   (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+sys.activate_stack_trampoline(backend)
+total += sum(f() for f in funcs)
+print(f"active_again={sys.is_stack_trampoline_active()}")
+sys.deactivate_stack_trampoline()
+print(f"total={total}")
+"""
+
+
+class TestFailedOutputReused(RobustCase):
+    """A write that failed drops what was pending; activated again, the
+    backend describes every function again.  The jitdump, made afresh,
+    has one CODE_LOAD per function (it had the dropped copies as well: 562
+    for 403, which perf inject merges wrongly).  The map is appended to:
+    the lines written before the failure stay, so a function may be named
+    twice, always with the same address and name."""
+
+    def test_activate_again_after_failed_flush(self):
+        for backend in BACKENDS:
+            with self.subTest(backend=backend):
+                _, res = self.run_script(FSIZE_AGAIN_CHILD, args=[backend])
+                v = res.values()
+                self.assertEqual(v["total"], str(800), res)
+                self.assertEqual(v["active_after_failure"], "False", res)
+                self.assertEqual(v["active_again"], "True", res)
+                if backend == "perf":
+                    lines = [line for line in self.read_map(res.pid)
+                             if b" py::again_" in line]
+                    names = {line.split(b" ", 2)[2] for line in lines}
+                    # One name per address.
+                    by_addr = {}
+                    for line in lines:
+                        addr, _, name = line.split(b" ", 2)
+                        self.assertEqual(by_addr.setdefault(addr, name),
+                                         name, res)
+                else:
+                    loads = [n for n in self.check_dump(
+                        res.pid, require_close=False)
+                        if n.startswith("py::again_")]
+                    self.assertEqual(len(loads), 400, res)
+                    names = set(loads)
+                self.assertEqual(len(names), 400, res)
+
+
 # ---------------------------------------------------------------------------
 # Concurrency
 # ---------------------------------------------------------------------------

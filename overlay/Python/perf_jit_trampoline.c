@@ -631,11 +631,11 @@ flush_buffer(perf_jit_state *st)
     if (st->broken) {
         _PyPerf_SetError("perf_jit: %s ends with a torn record; "
                          "not writing to it", st->path);
-        return -1;
+        goto fail;
     }
     if (st->fd < 0) {
         _PyPerf_SetError("perf_jit: no jitdump file is open");
-        return -1;
+        goto fail;
     }
     if (write_all_at(st->fd, st->file_size, st->buf, st->buf_len) < 0) {
         int err = errno;
@@ -649,7 +649,7 @@ flush_buffer(perf_jit_state *st)
             _PyPerf_SetError("perf_jit: cannot write %s: %s",
                              st->path, strerror(err));
         }
-        return -1;
+        goto fail;
     }
     st->file_size += (off_t)st->buf_len;
     st->data_end = st->file_size;
@@ -659,6 +659,14 @@ flush_buffer(perf_jit_state *st)
         buffer_free(st);
     }
     return 0;
+
+fail:
+    /* Drop the pending records, as the map writer drops its lines: the
+       manager treats a failed flush as a failed output and describes
+       every trampoline again if the backend is activated again, so
+       keeping them would write each one twice. */
+    st->buf_len = 0;
+    return -1;
 }
 
 

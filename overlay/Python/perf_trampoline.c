@@ -880,8 +880,12 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
         return -1;
     }
     if (perf_state.backend != backend || perf_state.failed) {
-        if (perf_state.backend != NULL && perf_state.backend != backend) {
-            (void)perf_state.backend->flush();
+        if (perf_state.backend != NULL && perf_state.backend != backend
+            && perf_state.backend->flush() < 0)
+        {
+            /* The pending records are dropped: that output describes
+               everything again when it is next used. */
+            new_output();
         }
         perf_state.error[0] = '\0';
         if (backend->open() < 0) {
@@ -1010,11 +1014,18 @@ _PyPerf_FlushAll(void)
     perf_state.dirty_ns = 0;
     /* The map writer also serves the PyUnstable_* API: flush it even when
        the jitdump backend is the current one. */
-    (void)_PyPerfMap_Flush();
+    int failed = _PyPerfMap_Flush() < 0
+                 && perf_state.backend == &_PyPerf_MapBackend;
     if (perf_state.backend != NULL
-        && perf_state.backend != &_PyPerf_MapBackend)
+        && perf_state.backend != &_PyPerf_MapBackend
+        && perf_state.backend->flush() < 0)
     {
-        (void)perf_state.backend->flush();
+        failed = 1;
+    }
+    if (failed) {
+        /* The writers drop what they could not write: describe
+           everything again if the output is used again. */
+        new_output();
     }
 }
 
