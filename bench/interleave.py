@@ -31,7 +31,8 @@ in BENCH_GROUPS groups (default 5) of fresh interpreters, the order of
 the modes rotated by one each round.  A ratio is the median over all
 rounds of the ratio of the two modes' times in the same round.
 
-Knobs: BENCH_ROUNDS, BENCH_GROUPS, BENCH_SCALE (default 0.1),
+Knobs: BENCH_INTERLEAVED_ROUNDS (default 40), BENCH_GROUPS (default 5),
+BENCH_SCALE (default 0.1),
 BENCH_WORKLOADS, and --no-make / --no-others as in bench/run.py, whose
 helpers this reuses.
 Results go to bench/out/interleaved-*.md and .json.  This is a benchmark
@@ -141,7 +142,8 @@ def noise_line(res, names):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int,
-                    default=int(os.environ.get("BENCH_ROUNDS") or 40))
+                    default=int(os.environ.get("BENCH_INTERLEAVED_ROUNDS")
+                                or 40))
     ap.add_argument("--groups", type=int,
                     default=int(os.environ.get("BENCH_GROUPS") or 5))
     ap.add_argument("--scale", type=float,

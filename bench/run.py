@@ -645,7 +645,8 @@ def extra_table(data, workloads, modes, ratios, callgrind):
 
 
 def goals(res, names):
-    """The goals of issue 5, checked against a ratio table."""
+    """The performance goals (bench/README.md), checked against a ratio
+    table."""
     lines = []
 
     def check(label, value, limit, extra=""):

@@ -23,7 +23,7 @@ BENCH_MODE   ?= time
 BENCH_ROUNDS ?= 5
 BENCH_INTERLEAVED_ROUNDS ?= 40
 
-export BENCH_MODE BENCH_ROUNDS
+export BENCH_MODE BENCH_ROUNDS BENCH_INTERLEAVED_ROUNDS
 
 .PHONY: bench bench-callgrind bench-interleaved bench-scale bench-pristine
 
@@ -31,11 +31,11 @@ bench:
 	$(BENCH_PYTHON) bench/run.py
 	@if [ "$(BENCH_MODE)" = time ]; then \
 	    echo "$(BENCH_PYTHON) bench/interleave.py --no-make"; \
-	    $(BENCH_PYTHON) bench/interleave.py --rounds $(BENCH_INTERLEAVED_ROUNDS) --no-make; \
+	    $(BENCH_PYTHON) bench/interleave.py --no-make; \
 	fi
 
 bench-interleaved:
-	$(BENCH_PYTHON) bench/interleave.py --rounds $(BENCH_INTERLEAVED_ROUNDS)
+	$(BENCH_PYTHON) bench/interleave.py
 
 bench-callgrind:
 	BENCH_MODE=callgrind $(BENCH_PYTHON) bench/run.py

@@ -68,7 +68,7 @@ fi
 rm -f "$repo"/patches/*.patch
 {
     echo "# Applied in this order on top of pristine CPython $VERSION plus overlay/."
-    echo "# Written by make export (tools/export.sh); see README.md, \"The round trip\"."
+    echo "# Written by make export (tools/export.sh); see README.md, \"Developer round trip\"."
     (cd "$stage/patches" && LC_ALL=C ls)
 } >"$stage/series"
 npatches=0

@@ -75,6 +75,9 @@
 
 #define map_state (_PyRuntime.perf.map)
 
+/* The size of the map at the last fork() (_PyPerfMap_BeforeFork()). */
+static off_t fork_map_size = 0;
+
 #define MAP_BUFFER_SIZE (64 * 1024)
 #define MAP_NAME_MAX 4096
 #define FLUSH_DELAY_NS (50 * 1000 * 1000)
@@ -451,6 +454,12 @@ _PyPerfMap_BeforeFork(void)
        running guest code), and the child would not inherit it anyway. */
     pthread_mutex_lock(&map_state.lock);
     stop_flusher_locked();
+    /* What a persist-after-fork child copies: the parent's map as it is
+       now.  The parent goes on appending while the child copies, lines
+       for slots that the child will give to its own functions. */
+    struct stat st;
+    fork_map_size = map_state.fd >= 0 && fstat(map_state.fd, &st) == 0
+                    ? st.st_size : 0;
 }
 
 void
@@ -467,9 +476,10 @@ _PyPerfMap_AfterForkParent(void)
     pthread_mutex_unlock(&map_state.lock);
 }
 
-/* Append the contents of a file to our map.  Lock held, map open. */
+/* Append the contents of a file to our map: its first limit bytes, or all
+   of it if limit is negative.  Lock held, map open. */
 static int
-copy_file_locked(const char *filename)
+copy_file_locked(const char *filename, off_t limit)
 {
     if (flush_locked() < 0) {
         return -1;
@@ -483,8 +493,18 @@ copy_file_locked(const char *filename)
     char chunk[8192];
     char last = '\n';
     int result = 0;
+    off_t copied = 0;
     for (;;) {
-        ssize_t n = read(src, chunk, sizeof(chunk));
+        size_t want = sizeof(chunk);
+        if (limit >= 0) {
+            if (copied >= limit) {
+                break;
+            }
+            if ((off_t)want > limit - copied) {
+                want = (size_t)(limit - copied);
+            }
+        }
+        ssize_t n = read(src, chunk, want);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -504,6 +524,7 @@ copy_file_locked(const char *filename)
             break;
         }
         last = chunk[n - 1];
+        copied += n;
     }
     if (result == 0 && last != '\n') {
         /* Never leave the next line glued to a partial one. */
@@ -549,7 +570,7 @@ _PyPerfMap_AfterForkChild(int persist)
         snprintf(path, sizeof(path), "/tmp/perf-%ld.map", parent);
         result = open_locked();
         if (result == 0) {
-            result = copy_file_locked(path);
+            result = copy_file_locked(path, fork_map_size);
         }
     }
     return result;
@@ -616,7 +637,7 @@ PyUnstable_CopyPerfMapFile(const char *parent_filename)
     pthread_mutex_lock(&map_state.lock);
     int result = open_locked();
     if (result == 0) {
-        result = copy_file_locked(parent_filename);
+        result = copy_file_locked(parent_filename, -1);
     }
     pthread_mutex_unlock(&map_state.lock);
     return result < 0 ? -1 : 0;

@@ -26,8 +26,20 @@
      current activation, and removes it when it pops the frame (see
      "Frame records for inlined calls" in pycore_perf.h).  Only when the
      reserve is full, or the activation has none (it was entered from C),
-     does ceval.c call the trampoline, passing _PyPerf_ENTER_RESERVED so
-     that the new activation uses the stub's reserve.
+     does ceval.c call the trampoline, through the hook, passing
+     _PyPerf_ENTER_RESERVED so that the new activation uses the stub's
+     reserve.
+
+   The C stack.  A stub and its reserve cost about 530 bytes of C stack
+   per frame entered from C, and a call that ceval.c cannot give a record
+   a stub and an evaluator activation, which 3.11 without perf support
+   does not spend; nothing bounds C recursion but the recursion limit.  Past a
+   quarter of the thread's stack from its end (_PyPerf_stack_limit), the
+   hook enters frames without a stub and ceval.c inlines calls without a
+   record, so the deepest part of a recursion costs what it costs without
+   perf support.  A recursion through C that still reaches the last
+   eighth of that quarter (at most 64 KiB) gets RecursionError, as at the
+   recursion limit, rather than a crash.
 
    Finding the trampoline of a code object costs a co_extra load: slot 0
    of every code object's extras is ours, reserved in every interpreter
@@ -775,26 +787,67 @@ backend_failed(PyThreadState *tstate)
 __thread uintptr_t _PyPerf_stack_limit
     __attribute__((tls_model("initial-exec"))) = 0;
 
-/* Keep this much of a thread's stack (at most a quarter of it) for the C
-   code that runs below the deepest trampolined frame. */
-#define STACK_MARGIN (256 * 1024)
+/* Per thread: below this address, frames entered from C raise
+   RecursionError (0: never).  Set with _PyPerf_stack_limit. */
+static __thread uintptr_t stack_hard_limit
+    __attribute__((tls_model("initial-exec"))) = 0;
+
+/* The soft limit is a quarter of the thread's stack from its end; the hard
+   limit an eighth of that, at most 64 KiB. */
+#define STACK_HARD_MARGIN_MAX (64 * 1024)
 
 static void
 set_stack_limit(void)
 {
-    uintptr_t limit = 1;              /* bounds unknown: no limit */
+    uintptr_t limit = 1;              /* bounds unknown: no limits */
+    uintptr_t hard = 0;
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *addr;
         size_t size;
         if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-            size_t margin = size / 4 < STACK_MARGIN ? size / 4
-                                                    : STACK_MARGIN;
+            size_t margin = size / 4;
+            size_t hard_margin = margin / 8 < STACK_HARD_MARGIN_MAX
+                                 ? margin / 8 : STACK_HARD_MARGIN_MAX;
             limit = (uintptr_t)addr + margin;
+            hard = (uintptr_t)addr + hard_margin;
         }
         pthread_attr_destroy(&attr);
     }
+    stack_hard_limit = hard;
     _PyPerf_stack_limit = limit;
+}
+
+/* The C stack pointer, to compare with the limits. */
+static inline uintptr_t
+stack_pointer(void)
+{
+    uintptr_t sp;
+#if defined(__x86_64__)
+    __asm__("mov %%rsp, %0" : "=r"(sp));
+#elif defined(__aarch64__)
+    __asm__("mov %0, sp" : "=r"(sp));
+#else
+    sp = (uintptr_t)__builtin_frame_address(0);
+#endif
+    return sp;
+}
+
+/* Too little C stack is left to enter another frame from C.  Without perf
+   support the thread might have got further, as trampolines have used
+   more of its stack; with or without, it would crash where the stack
+   ends.  Raise the RecursionError of the recursion limit instead, through
+   the evaluator's own check, so that the frame is unwound exactly as it
+   is at the recursion limit. */
+static PyObject *
+stack_exhausted(PyThreadState *tstate, _PyInterpreterFrame *frame,
+                int throwflag)
+{
+    int remaining = tstate->recursion_remaining;
+    tstate->recursion_remaining = 0;
+    PyObject *result = _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    tstate->recursion_remaining = remaining;
+    return result;
 }
 
 /* Everything but the common case (see pycore_perf.h).  Out of line, so
@@ -804,8 +857,18 @@ PyObject * __attribute__((noinline, cold))
 _PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
                   int throwflag)
 {
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     if (_PyPerf_stack_limit == 0) {
         set_stack_limit();
+    }
+    /* Without a stub, the evaluator has no reserve to use. */
+    int plain_throwflag = throwflag == _PyPerf_ENTER_RESERVED ? 0 : throwflag;
+    if (sp <= _PyPerf_stack_limit) {
+        if (sp <= stack_hard_limit) {
+            return stack_exhausted(tstate, frame, plain_throwflag);
+        }
+        /* Too deep for another stub: as without perf support. */
+        return _PyEval_EvalFrameDefault(tstate, frame, plain_throwflag);
     }
     _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(frame->f_code);
     if (!_PyPerf_TRAMPOLINE_READY(t)) {
@@ -813,30 +876,29 @@ _PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
             ? NULL : prepare_trampoline(frame->f_code);
         if (t == NULL) {
             backend_failed(tstate);
-            /* No stub, so no reserve for the evaluator to use. */
-            if (throwflag == _PyPerf_ENTER_RESERVED) {
-                throwflag = 0;
-            }
-            return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+            return _PyEval_EvalFrameDefault(tstate, frame, plain_throwflag);
         }
     }
     return t->entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
 }
 
 /* The PEP 523 hook: frames entered from C (calls from C code, generator
-   and coroutine resumptions, module bodies).  The common path is a few
+   and coroutine resumptions, module bodies), and by ceval.c those of
+   Python calls it cannot give a frame record.  The common path is a few
    loads and compares and a tail call into the trampoline (this function's
    own frame is gone by then, so a stack shows evaluator -> trampoline ->
-   evaluator).  It does not look at the thread's stack limit: frames
-   entered from C are bounded by the recursion limit, as without perf
-   support.  ceval.c calls it for inlined calls once the thread's stack
-   limit is known, and _PyPerf_EnterSlow() before. */
+   evaluator).  Everything else, including a stack pointer at or below
+   the thread's limit (or a limit not known yet), goes to
+   _PyPerf_EnterSlow(). */
 PyObject *
 _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
                   int throwflag)
 {
     _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(frame->f_code);
-    if (LIKELY(_PyPerf_TRAMPOLINE_READY(t))) {
+    /* sp > limit, with a limit of 0 (not known yet) failing the test */
+    if (LIKELY(_PyPerf_TRAMPOLINE_READY(t))
+        && LIKELY(stack_pointer() - 1 > _PyPerf_stack_limit - 1))
+    {
         /* t->entry, computed from the pointer already loaded */
         _PyPerf_TrampolineFunc entry = (_PyPerf_TrampolineFunc)(void *)
             (t->ready - _PyPerf_STUB_RETURN_OFFSET);
@@ -1065,7 +1127,14 @@ void
 _PyPerf_AfterForkChild(void)
 {
     int persist = perf_state.persist_after_fork;
-    (void)_PyPerfMap_AfterForkChild(persist);
+    if (_PyPerfMap_AfterForkChild(persist) < 0
+        && perf_state.backend == &_PyPerf_MapBackend)
+    {
+        /* The child's map is not a copy of the parent's after all: go on
+           as without persist-after-fork, describing what the child runs
+           (or, if the map cannot be written at all, failing as usual). */
+        persist = 0;
+    }
     if (perf_state.backend == NULL) {
         return;
     }

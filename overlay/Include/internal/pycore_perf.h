@@ -145,9 +145,12 @@ extern int _PyPerfMap_MaybeFlush(void);
 
    * The stub reserves _PyPerf_STUB_RESERVE bytes of stack between its own
      frame record and the evaluator's frame.  When ceval.c enters a frame
-     through a trampoline (perf_call), it passes throwflag
-     _PyPerf_ENTER_RESERVED, which tells the evaluator that it was called
-     by a stub and may use that reserve; no other caller passes it.
+     through a trampoline (perf_call, by way of the hook), it passes
+     throwflag _PyPerf_ENTER_RESERVED, which the hook passes on and which
+     tells the evaluator that it was called by a stub and may use that
+     reserve; no other caller passes it.  (Frames entered from C do not
+     use their reserve: finding it costs a few instructions per entry,
+     which generator resumptions would pay for nothing.)
    * For each inlined call, the evaluator takes the record below the most
      recent one, moves its own saved frame pointer and return address
      there (the evaluator's frame record, read through
@@ -232,11 +235,16 @@ typedef struct _PyPerfTrampoline {
    current output: the test of the hook's and ceval.c's fast paths. */
 #define _PyPerf_TRAMPOLINE_READY(t) ((t) != NULL && (t)->ready != NULL)
 
-/* Per thread: ceval enters a trampoline for an inlined call only while its
-   frame is above this address; deeper, it inlines the call as usual, so
-   that deep pure-Python recursion (which needs no C stack in 3.11) cannot
-   overflow the C stack.  0 until _PyPerf_EnterSlow() first runs in the
-   thread and sets it from the thread's stack bounds. */
+/* Per thread: trampolines are entered only while the C stack pointer is
+   above this address.  Deeper, ceval.c inlines Python-to-Python calls
+   without a record (pure-Python recursion needs no C stack in 3.11, and
+   must not start to need it), and the hook runs frames entered from C
+   without a stub, as without perf support: the deepest part of a deep
+   recursion costs no more C stack than it would without perf support.
+   0 until _PyPerf_EnterSlow() first runs in the thread (the hook's test
+   treats 0 as "too deep", which sends it there; ceval.c's as "not too
+   deep", which sends the call to the hook) and sets it from the thread's
+   stack bounds. */
 extern __thread uintptr_t _PyPerf_stack_limit
     __attribute__((tls_model("initial-exec")));
 
@@ -247,10 +255,12 @@ extern PyObject *_PyPerf_EvalFrame(PyThreadState *tstate,
                                    int throwflag);
 
 /* Everything but the common case of _PyPerf_EvalFrame(): the thread's
-   stack limit is not known yet, the code object has no trampoline yet, or
-   it has not been described to the current output.  Creates and describes
-   the trampoline and enters the frame through it, or, if that fails,
-   reports once and evaluates the frame without one. */
+   stack limit is not known yet or has been reached, the code object has no
+   trampoline yet, or it has not been described to the current output.
+   Creates and describes the trampoline and enters the frame through it,
+   or, if that fails, reports once and evaluates the frame without one.
+   Near the end of the C stack, raises RecursionError instead of entering
+   the frame (see Python/perf_trampoline.c). */
 extern PyObject *_PyPerf_EnterSlow(PyThreadState *tstate,
                                    struct _PyInterpreterFrame *frame,
                                    int throwflag);

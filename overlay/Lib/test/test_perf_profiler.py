@@ -1152,6 +1152,79 @@ class TestFork(PerfTestCase):
         self.assertNamed(self.map_names(parent), script,
                          absent=["f_child_only"])
 
+    def test_fork_persist_copies_the_map_as_at_fork(self):
+        # The child copies a large parent map while the parent goes on
+        # adding lines, for slots the child gives to functions of its own:
+        # it must copy the map as it was at fork() (it had the parent's
+        # later lines too, naming the child's slots after the parent's
+        # functions: 384 addresses with two names, in 5 runs out of 5).
+        import_helper.import_module("_testinternalcapi")
+        script, res = self.run_script("""
+            import os, sys, _testinternalcapi
+            def make(prefix, n):
+                pad = "p" * 3000
+                src = "\\n".join(f"def {prefix}{i}_{pad}(): return {i}"
+                                   for i in range(n))
+                ns = {}
+                exec(compile(src, prefix + ".py", "exec"), ns)
+                return [v for k, v in ns.items() if k.startswith(prefix)]
+            sys.activate_stack_trampoline("perf")
+            _testinternalcapi.perf_trampoline_set_persist_after_fork(1)
+            for f in make("before", 2000):
+                f()
+            after_in_parent = make("parent", 400)
+            after_in_child = make("child", 400)
+            sys.activate_stack_trampoline("perf_jit")   # flushes the map
+            sys.activate_stack_trampoline("perf")
+            pid = os.fork()
+            if pid == 0:
+                for f in after_in_child:
+                    f()
+                os._exit(0)
+            print(f"pid={pid}", flush=True)
+            for f in after_in_parent:
+                f()
+            _, status = os.waitpid(pid, 0)
+            print(f"status={os.waitstatus_to_exitcode(status)}")
+            """)
+        self.assertEqual(self.values(res.out)["status"], "0")
+        child = self.read_perf_map(self.child_pids(res.out)[0])
+        names = self.map_names(child)
+        self.assertEqual(sum(n.startswith("py::before") for n in names), 2000)
+        self.assertEqual(sum(n.startswith("py::child") for n in names), 400)
+        self.assertFalse([n for n in names if n.startswith("py::parent")])
+        addresses = [line.split(" ", 1)[0] for line in child]
+        self.assertEqual(len(addresses), len(set(addresses)))
+
+    def test_fork_persist_without_a_parent_map(self):
+        # The parent's map is gone at fork() (a /tmp cleaner): the child's
+        # map cannot be a copy, so the child describes what it runs, as
+        # without persist-after-fork (its map lacked the functions
+        # trampolined before the fork, which the child called).
+        import_helper.import_module("_testinternalcapi")
+        script, res = self.run_script("""
+            import os, sys, _testinternalcapi
+            def before_fork(): return 1
+            sys.activate_stack_trampoline("perf")
+            _testinternalcapi.perf_trampoline_set_persist_after_fork(1)
+            before_fork()
+            sys.deactivate_stack_trampoline()    # flushes the map
+            sys.activate_stack_trampoline("perf")
+            os.unlink(f"/tmp/perf-{os.getpid()}.map")
+            pid = os.fork()
+            if pid == 0:
+                def child_only(): return 2
+                before_fork()
+                child_only()
+                os._exit(0)
+            print(f"pid={pid}", flush=True)
+            _, status = os.waitpid(pid, 0)
+            print(f"status={os.waitstatus_to_exitcode(status)}")
+            """)
+        self.assertEqual(self.values(res.out)["status"], "0")
+        self.assertNamed(self.perf_map_names(self.child_pids(res.out)[0]),
+                         script, present=["before_fork", "child_only"])
+
     def test_fork_perf_jit(self):
         script, res, (child1, child2) = self.run_fork_script("perf_jit")
         self.assertNamed(self.jit_names(self.read_jitdump(res.pid)), script,
@@ -1670,9 +1743,55 @@ class TestTrampolinedExecution(PerfTestCase):
         _, plain = self.run_script(source)
         self.assertEqual(self.values(plain.out)["result"], "100000")
         _, res = self.run_script(source, "-X", "perf", name="script2")
-        self.assertIn(self.values(res.out).get("result"),
-                      ("100000", "RecursionError"))
+        # Past a quarter of the C stack from its end, calls are inlined
+        # without a record: no C stack at all, as without perf support.
+        self.assertEqual(self.values(res.out)["result"], "100000")
         self.assertEqual(self.values(res.out)["after"], "100")
+
+    def test_recursion_through_c(self):
+        # Frames entered from C (here by f(*a, **k)) each take a stub with
+        # its reserve and an evaluator activation, and 3.11 bounds C
+        # recursion only by the recursion limit: such a recursion must end
+        # in RecursionError, never in a crash, on the main thread with a
+        # raised limit and on threads with small stacks.  (It crashed with
+        # a limit of 12,000, and on threads of 384 KiB at the default
+        # limit.)
+        source = """
+            import functools, sys, threading
+            def deco(f):
+                @functools.wraps(f)
+                def wrapper(*a, **k):
+                    return f(*a, **k)
+                return wrapper
+            @deco
+            def f(n):
+                return f(n + 1)
+            def run(name):
+                try:
+                    f(0)
+                except RecursionError:
+                    print(f"{name}=RecursionError")
+            limit, stack_kib = int(sys.argv[1]), int(sys.argv[2])
+            sys.setrecursionlimit(limit)
+            if stack_kib:
+                threading.stack_size(stack_kib * 1024)
+                t = threading.Thread(target=run, args=("thread",))
+                t.start()
+                t.join()
+            else:
+                run("main")
+            """
+        for backend in ("perf", "perf_jit"):
+            for limit, stack_kib in ((12_000, 0), (1000, 256), (1000, 384),
+                                     (1000, 640)):
+                with self.subTest(backend=backend, limit=limit,
+                                  stack_kib=stack_kib):
+                    _, res = self.run_script(
+                        source, "-X", backend,
+                        args=(str(limit), str(stack_kib)))
+                    where = "thread" if stack_kib else "main"
+                    self.assertEqual(self.values(res.out).get(where),
+                                     "RecursionError", res.err)
 
     def test_throw_into_generator_with_unencodable_filename(self):
         # The first resume through the hook is a throw(): the thrown
