@@ -31,7 +31,9 @@
    Safety.  The file is opened with O_NOFOLLOW and mode 0600 and must be a
    regular file owned by our effective user: a symlink or someone else's
    file planted at the predictable path is refused, never written through.
-   Names are sanitized (control characters become '?') so that a function
+   A file of our own last written before this process started is the
+   leftover of an earlier process with the same pid: it is emptied (and
+   given mode 0600) rather than appended to.  Names are sanitized (control characters become '?') so that a function
    named "f\n0 0 forged" cannot add a line, and long names are cut.  A failed
    write (full disk, RLIMIT_FSIZE) truncates the file back to its last
    complete line: perf never sees a torn line.
@@ -67,11 +69,11 @@
 #include <pthread.h>              // pthread_mutex_lock(), pthread_create()
 #include <signal.h>               // sigfillset(), pthread_sigmask()
 #include <stdio.h>                // snprintf()
-#include <stdlib.h>               // malloc(), free()
+#include <stdlib.h>               // malloc(), free(), strtoull()
 #include <string.h>               // strerror(), memcpy()
-#include <sys/stat.h>             // fstat(), S_ISREG()
+#include <sys/stat.h>             // fstat(), fchmod(), S_ISREG()
 #include <time.h>                 // clock_gettime(), CLOCK_MONOTONIC
-#include <unistd.h>               // write(), getpid(), geteuid()
+#include <unistd.h>               // write(), getpid(), geteuid(), sysconf()
 
 #define map_state (_PyRuntime.perf.map)
 
@@ -111,6 +113,85 @@ write_all(int fd, const char *buf, size_t len)
         done += (size_t)n;
     }
     return done;
+}
+
+/* Read a small /proc file into buf (NUL-terminated).  0 or -1. */
+static int
+read_proc_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    size_t len = 0;
+    while (len < size - 1) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return len > 0 ? 0 : -1;
+}
+
+/* When this process started, in seconds since the epoch (to within a
+   second: the kernel gives the boot time in whole seconds), or -1 if the
+   kernel does not say.  /proc/self/stat field 22 is the start in clock
+   ticks after boot; /proc/stat's "btime" line is the boot time. */
+static double
+process_start_time(void)
+{
+    char buf[4096];
+    if (read_proc_file("/proc/self/stat", buf, sizeof(buf)) < 0) {
+        return -1;
+    }
+    /* The command name (field 2) is in parentheses and may contain
+       anything: count fields from the last ')', which ends field 2. */
+    char *p = strrchr(buf, ')');
+    if (p == NULL) {
+        return -1;
+    }
+    unsigned long long ticks = 0;
+    int field = 2;
+    while (*p != '\0' && field < 22) {
+        if (*p == ' ') {
+            field++;
+            if (field == 22) {
+                ticks = strtoull(p + 1, NULL, 10);
+            }
+        }
+        p++;
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    if (field != 22 || hz <= 0
+        || read_proc_file("/proc/stat", buf, sizeof(buf)) < 0)
+    {
+        return -1;
+    }
+    char *btime = strstr(buf, "\nbtime ");
+    if (btime == NULL) {
+        return -1;
+    }
+    return (double)strtoull(btime + 7, NULL, 10) + (double)ticks / hz;
+}
+
+/* Whether the map file st was last written before this process started:
+   then it is a leftover of an earlier process that had our pid, and its
+   lines would name our addresses after that process's functions.  A file
+   written since (by a code generator in this process, through this API or
+   not) is ours to append to.  A second of slack covers the kernel's
+   rounding; a leftover that recent is kept. */
+static int
+is_leftover(const struct stat *st)
+{
+    double start = process_start_time();
+    double mtime = (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9;
+    return start > 0 && mtime < start - 1.0;
 }
 
 /* Open (or reopen, after fork) this process's map.  Lock held. */
@@ -159,6 +240,15 @@ open_locked(void)
                          "this user; refusing to write to it", path);
         close(fd);
         return -1;
+    }
+    if (st.st_size > 0 && is_leftover(&st)) {
+        /* Start afresh, with the mode of a file we create. */
+        if (ftruncate(fd, 0) < 0 || fchmod(fd, 0600) < 0) {
+            _PyPerf_SetError("cannot reset %s, left by an earlier process "
+                             "with the same pid: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
     }
     if (map_state.buf == NULL) {
         map_state.buf = malloc(MAP_BUFFER_SIZE);

@@ -821,6 +821,37 @@ class TestPerfMap(PerfTestCase):
         script = os.path.join(self.tmpdir(), "script.py")
         self.assertIn(f"py::after_long:{script}", self.map_names(lines))
 
+    def test_leftover_map_of_the_same_pid(self):
+        # A map of our own user last written before the process started
+        # was left by an earlier process with the same pid: its lines would
+        # name our addresses, so it is emptied and made 0600.  One written
+        # since (another code generator of this process) is appended to.
+        source = """
+            import os, sys, time
+            path = f"/tmp/perf-{os.getpid()}.map"
+            with open(path, "w") as f:
+                f.write("1000 10 py::earlier:x.py\\n")
+            os.chmod(path, 0o644)
+            if sys.argv[1] == "leftover":
+                then = time.time() - 3600
+                os.utime(path, (then, then))
+            def mine():
+                return 1
+            sys.activate_stack_trampoline("perf")
+            mine()
+            sys.deactivate_stack_trampoline()
+            """
+        for case, kept in (("leftover", False), ("recent", True)):
+            with self.subTest(case=case):
+                script, res = self.run_script(source, args=[case])
+                path = perf_map_file(res.pid)
+                mode = stat.S_IMODE(os.lstat(path).st_mode)
+                self.assertEqual(mode, 0o644 if kept else 0o600)
+                with open(path) as f:
+                    lines = f.read().splitlines()
+                self.assertEqual("1000 10 py::earlier:x.py" in lines, kept)
+                self.assertIn(f"py::mine:{script}", self.map_names(lines))
+
     def test_symlink_refused(self):
         target = os.path.join(self.tmpdir(), "target.txt")
         with open(target, "w") as f:
