@@ -787,8 +787,12 @@ backend_failed(PyThreadState *tstate)
 __thread uintptr_t _PyPerf_stack_limit
     __attribute__((tls_model("initial-exec"))) = 0;
 
-/* Per thread: below this address, frames entered from C raise
-   RecursionError (0: never).  Set with _PyPerf_stack_limit. */
+/* Per thread, set with _PyPerf_stack_limit: the same limit for the hook,
+   whose fast path must fail while the limit is not known (UINTPTR_MAX
+   until then, where ceval.c's test needs 0); and the address below which
+   frames entered from C raise RecursionError (0: never). */
+static __thread uintptr_t hook_stack_limit
+    __attribute__((tls_model("initial-exec"))) = UINTPTR_MAX;
 static __thread uintptr_t stack_hard_limit
     __attribute__((tls_model("initial-exec"))) = 0;
 
@@ -815,6 +819,7 @@ set_stack_limit(void)
         pthread_attr_destroy(&attr);
     }
     stack_hard_limit = hard;
+    hook_stack_limit = limit;
     _PyPerf_stack_limit = limit;
 }
 
@@ -895,9 +900,8 @@ _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
                   int throwflag)
 {
     _PyPerfTrampoline *t = _PyPerf_CODE_TRAMPOLINE(frame->f_code);
-    /* sp > limit, with a limit of 0 (not known yet) failing the test */
     if (LIKELY(_PyPerf_TRAMPOLINE_READY(t))
-        && LIKELY(stack_pointer() - 1 > _PyPerf_stack_limit - 1))
+        && LIKELY(stack_pointer() > hook_stack_limit))
     {
         /* t->entry, computed from the pointer already loaded */
         _PyPerf_TrampolineFunc entry = (_PyPerf_TrampolineFunc)(void *)

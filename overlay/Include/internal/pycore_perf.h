@@ -241,10 +241,10 @@ typedef struct _PyPerfTrampoline {
    must not start to need it), and the hook runs frames entered from C
    without a stub, as without perf support: the deepest part of a deep
    recursion costs no more C stack than it would without perf support.
-   0 until _PyPerf_EnterSlow() first runs in the thread (the hook's test
-   treats 0 as "too deep", which sends it there; ceval.c's as "not too
-   deep", which sends the call to the hook) and sets it from the thread's
-   stack bounds. */
+   0 until _PyPerf_EnterSlow() first runs in the thread and sets it from
+   the thread's stack bounds (ceval.c's test takes 0 for "not too deep",
+   which sends the call to the hook, whose own copy of the limit sends it
+   there). */
 extern __thread uintptr_t _PyPerf_stack_limit
     __attribute__((tls_model("initial-exec")));
 
