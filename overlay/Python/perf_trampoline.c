@@ -37,8 +37,8 @@
    quarter of the thread's stack from its end (_PyPerf_stack_limit), the
    hook enters frames without a stub and ceval.c inlines calls without a
    record, so the deepest part of a recursion costs what it costs without
-   perf support.  A recursion through C that still reaches the last
-   eighth of that quarter (at most 64 KiB) gets RecursionError, as at the
+   perf support.  A recursion through C that still gets within an eighth
+   of the stack (at most 64 KiB) of its end gets RecursionError, as at the
    recursion limit, rather than a crash.
 
    Finding the trampoline of a code object costs a co_extra load: slot 0
@@ -797,7 +797,7 @@ static __thread uintptr_t stack_hard_limit
     __attribute__((tls_model("initial-exec"))) = 0;
 
 /* The soft limit is a quarter of the thread's stack from its end; the hard
-   limit an eighth of that, at most 64 KiB. */
+   limit an eighth of the stack, at most 64 KiB. */
 #define STACK_HARD_MARGIN_MAX (64 * 1024)
 
 static void
@@ -811,8 +811,8 @@ set_stack_limit(void)
         size_t size;
         if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
             size_t margin = size / 4;
-            size_t hard_margin = margin / 8 < STACK_HARD_MARGIN_MAX
-                                 ? margin / 8 : STACK_HARD_MARGIN_MAX;
+            size_t hard_margin = size / 8 < STACK_HARD_MARGIN_MAX
+                                 ? size / 8 : STACK_HARD_MARGIN_MAX;
             limit = (uintptr_t)addr + margin;
             hard = (uintptr_t)addr + hard_margin;
         }
