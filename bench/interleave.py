@@ -241,7 +241,7 @@ def main():
     text = ("# perf support benchmark (CPU time, interleaved)\n\n"
             + "\n".join(meta) + "\n\n" + run.md_table(header, rows)
             + "\n\nStart-ups are not measured here (see make bench and "
-            "make bench-callgrind).\n\nGoals of issue 5 (CPU time, "
+            "make bench-callgrind).\n\nGoals (bench/README.md; CPU time, "
             "interleaved):\n\n" + run.goals(res, names) + "\n"
             + noise_line(res, names) + "\n")
     print(text)

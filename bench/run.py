@@ -807,7 +807,7 @@ def main():
     if args.extra or args.ratio:
         table += "\n\n" + extra_table(data, workloads, modes, args.ratio,
                                       args.callgrind)
-    lines += ["", table, "", "Goals of issue 5 (%s):" %
+    lines += ["", table, "", "Goals (bench/README.md; %s):" %
               ("instructions; net ratios for workloads, raw for start-ups, "
                "and the geomean over those" if args.callgrind
                else "CPU time, median of paired ratios"),
