@@ -621,7 +621,7 @@ drop_inherited_output(perf_jit_state *st)
 }
 
 /* Write the buffer at the end of the file.  On failure the file is cut
-   back to its last complete record and the buffer is kept. */
+   back to its last complete record and the buffer is dropped. */
 static int
 flush_buffer(perf_jit_state *st)
 {

@@ -72,13 +72,15 @@
 #include <stdlib.h>               // malloc(), free(), strtoull()
 #include <string.h>               // strerror(), memcpy()
 #include <sys/stat.h>             // fstat(), fchmod(), S_ISREG()
-#include <time.h>                 // clock_gettime(), CLOCK_MONOTONIC
+#include <time.h>                 // clock_gettime(), CLOCK_*
 #include <unistd.h>               // write(), getpid(), geteuid(), sysconf()
 
 #define map_state (_PyRuntime.perf.map)
 
-/* The size of the map at the last fork() (_PyPerfMap_BeforeFork()). */
-static off_t fork_map_size = 0;
+/* The size of the map at the fork() in progress (_PyPerfMap_BeforeFork()
+   to the after-fork hooks), or -1: a fork that skipped PyOS_BeforeFork()
+   copies the whole file. */
+static off_t fork_map_size = -1;
 
 #define MAP_BUFFER_SIZE (64 * 1024)
 #define MAP_NAME_MAX 4096
@@ -139,10 +141,10 @@ read_proc_file(const char *path, char *buf, size_t size)
     return len > 0 ? 0 : -1;
 }
 
-/* When this process started, in seconds since the epoch (to within a
-   second: the kernel gives the boot time in whole seconds), or -1 if the
+/* When this process started, in seconds since the epoch, or -1 if the
    kernel does not say.  /proc/self/stat field 22 is the start in clock
-   ticks after boot; /proc/stat's "btime" line is the boot time. */
+   ticks after boot; CLOCK_BOOTTIME is the time since boot on the same
+   clock (in a time namespace, both are shifted alike). */
 static double
 process_start_time(void)
 {
@@ -168,24 +170,24 @@ process_start_time(void)
         p++;
     }
     long hz = sysconf(_SC_CLK_TCK);
+    struct timespec now, boot;
     if (field != 22 || hz <= 0
-        || read_proc_file("/proc/stat", buf, sizeof(buf)) < 0)
+        || clock_gettime(CLOCK_REALTIME, &now) != 0
+        || clock_gettime(CLOCK_BOOTTIME, &boot) != 0)
     {
         return -1;
     }
-    char *btime = strstr(buf, "\nbtime ");
-    if (btime == NULL) {
-        return -1;
-    }
-    return (double)strtoull(btime + 7, NULL, 10) + (double)ticks / hz;
+    double since_boot = (double)boot.tv_sec + boot.tv_nsec / 1e9;
+    return (double)now.tv_sec + now.tv_nsec / 1e9
+           - (since_boot - (double)ticks / hz);
 }
 
 /* Whether the map file st was last written before this process started:
    then it is a leftover of an earlier process that had our pid, and its
    lines would name our addresses after that process's functions.  A file
    written since (by a code generator in this process, through this API or
-   not) is ours to append to.  A second of slack covers the kernel's
-   rounding; a leftover that recent is kept. */
+   not) is ours to append to.  A second of slack covers the tick rounding
+   and small clock adjustments; a leftover that recent is kept. */
 static int
 is_leftover(const struct stat *st)
 {
@@ -549,7 +551,7 @@ _PyPerfMap_BeforeFork(void)
        for slots that the child will give to its own functions. */
     struct stat st;
     fork_map_size = map_state.fd >= 0 && fstat(map_state.fd, &st) == 0
-                    ? st.st_size : 0;
+                    ? st.st_size : -1;
 }
 
 void
@@ -563,6 +565,7 @@ _PyPerfMap_AfterForkParent(void)
     {
         start_flusher_locked(pid);
     }
+    fork_map_size = -1;
     pthread_mutex_unlock(&map_state.lock);
 }
 
@@ -645,6 +648,8 @@ _PyPerfMap_AfterForkChild(int persist)
         map_state.flusher_stop = 0;
     }
     int result = 0;
+    off_t parent_size = fork_map_size;
+    fork_map_size = -1;
     if (map_state.fd < 0) {
         return 0;
     }
@@ -660,7 +665,7 @@ _PyPerfMap_AfterForkChild(int persist)
         snprintf(path, sizeof(path), "/tmp/perf-%ld.map", parent);
         result = open_locked();
         if (result == 0) {
-            result = copy_file_locked(path, fork_map_size);
+            result = copy_file_locked(path, parent_size);
         }
     }
     return result;

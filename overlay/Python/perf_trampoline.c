@@ -39,7 +39,10 @@
    record, so the deepest part of a recursion costs what it costs without
    perf support.  A recursion through C that still gets within an eighth
    of the stack (at most 64 KiB) of its end gets RecursionError, as at the
-   recursion limit, rather than a crash.
+   recursion limit, rather than a crash.  The limits are about the
+   thread's own stack: code running on another stack (a fiber's, from
+   malloc()) is not limited, though ceval.c may take it for "too deep"
+   and inline calls there without records.
 
    Finding the trampoline of a code object costs a co_extra load: slot 0
    of every code object's extras is ours, reserved in every interpreter
@@ -795,6 +798,13 @@ static __thread uintptr_t hook_stack_limit
     __attribute__((tls_model("initial-exec"))) = UINTPTR_MAX;
 static __thread uintptr_t stack_hard_limit
     __attribute__((tls_model("initial-exec"))) = 0;
+/* The thread's stack, [stack_low, stack_high); both 0 if unknown.  Code
+   running on another stack (a fiber's, allocated elsewhere) is not
+   limited: the limits are about this one. */
+static __thread uintptr_t stack_low
+    __attribute__((tls_model("initial-exec"))) = 0;
+static __thread uintptr_t stack_high
+    __attribute__((tls_model("initial-exec"))) = 0;
 
 /* The soft limit is a quarter of the thread's stack from its end; the hard
    limit an eighth of the stack, at most 64 KiB. */
@@ -804,7 +814,7 @@ static void
 set_stack_limit(void)
 {
     uintptr_t limit = 1;              /* bounds unknown: no limits */
-    uintptr_t hard = 0;
+    uintptr_t hard = 0, low = 0, high = 0;
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *addr;
@@ -813,11 +823,15 @@ set_stack_limit(void)
             size_t margin = size / 4;
             size_t hard_margin = size / 8 < STACK_HARD_MARGIN_MAX
                                  ? size / 8 : STACK_HARD_MARGIN_MAX;
-            limit = (uintptr_t)addr + margin;
-            hard = (uintptr_t)addr + hard_margin;
+            low = (uintptr_t)addr;
+            high = low + size;
+            limit = low + margin;
+            hard = low + hard_margin;
         }
         pthread_attr_destroy(&attr);
     }
+    stack_low = low;
+    stack_high = high;
     stack_hard_limit = hard;
     hook_stack_limit = limit;
     _PyPerf_stack_limit = limit;
@@ -868,7 +882,9 @@ _PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
     }
     /* Without a stub, the evaluator has no reserve to use. */
     int plain_throwflag = throwflag == _PyPerf_ENTER_RESERVED ? 0 : throwflag;
-    if (sp <= _PyPerf_stack_limit) {
+    /* Below the soft limit of this thread's own stack.  (On another
+       stack, every call from C comes here: no limits apply.) */
+    if (sp <= _PyPerf_stack_limit && sp >= stack_low && sp < stack_high) {
         if (sp <= stack_hard_limit) {
             return stack_exhausted(tstate, frame, plain_throwflag);
         }

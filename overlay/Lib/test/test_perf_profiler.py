@@ -1227,6 +1227,32 @@ class TestFork(PerfTestCase):
         addresses = [line.split(" ", 1)[0] for line in child]
         self.assertEqual(len(addresses), len(set(addresses)))
 
+    def test_fork_persist_without_before_fork_hook(self):
+        # An embedder that forks by itself and calls only
+        # PyOS_AfterFork_Child() (no PyOS_BeforeFork()): the child's map
+        # is a copy of the parent's whole file (it was left empty).
+        import_helper.import_module("_testinternalcapi")
+        ctypes = import_helper.import_module("ctypes")
+        script, res = self.run_script("""
+            import ctypes, os, sys, _testinternalcapi
+            def before_fork(): return 1
+            sys.activate_stack_trampoline("perf")
+            _testinternalcapi.perf_trampoline_set_persist_after_fork(1)
+            before_fork()
+            sys.deactivate_stack_trampoline()    # flushes the map
+            sys.activate_stack_trampoline("perf")
+            pid = ctypes.PyDLL(None).fork()      # the GIL stays held
+            if pid == 0:
+                ctypes.pythonapi.PyOS_AfterFork_Child()
+                os._exit(0)
+            print(f"pid={pid}", flush=True)
+            _, status = os.waitpid(pid, 0)
+            print(f"status={os.waitstatus_to_exitcode(status)}")
+            """)
+        self.assertEqual(self.values(res.out)["status"], "0")
+        self.assertNamed(self.perf_map_names(self.child_pids(res.out)[0]),
+                         script, present=["before_fork"])
+
     def test_fork_persist_without_a_parent_map(self):
         # The parent's map is gone at fork() (a /tmp cleaner): the child's
         # map cannot be a copy, so the child describes what it runs, as
