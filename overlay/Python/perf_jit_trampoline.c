@@ -82,8 +82,9 @@
    perf_jit here).  The record buffer is allocated with the C library's
    realloc() and freed with free() (never with PyMem_Raw*(), whose
    allocator can change between Py_Initialize() and Py_Finalize()) by
-   close(), after_fork_child() and after a large flush.  The descriptor is closed
-   by close() and after_fork_child().  The exec mapping is never unmapped.
+   close(), after_fork_child() and after a large flush.  The descriptor
+   is closed by close() and after_fork_child().  The exec mapping is
+   never unmapped.
    Nothing borrowed from the manager (_PyPerf_CodeInfo and its strings) is
    kept after write_code() returns.  Callbacks run with the GIL held, which
    serializes them; there is no lock here. */

@@ -33,8 +33,9 @@
    file planted at the predictable path is refused, never written through.
    A file of our own last written before this process started is the
    leftover of an earlier process with the same pid: it is emptied (and
-   given mode 0600) rather than appended to.  Names are sanitized (control characters become '?') so that a function
-   named "f\n0 0 forged" cannot add a line, and long names are cut.  A failed
+   given mode 0600) rather than appended to.  Names are sanitized
+   (control characters become '?') so that a function named
+   "f\n0 0 forged" cannot add a line, and long names are cut.  A failed
    write (full disk, RLIMIT_FSIZE) truncates the file back to its last
    complete line: perf never sees a torn line.
 
