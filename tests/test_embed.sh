@@ -6,33 +6,22 @@
 # perf support state moved to the C library's allocator, freeing the map
 # buffer through the debug allocator aborted: "bad ID"), and its map must
 # hold the three entries in order.
-set -eu -o pipefail
-REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
-PYTHON=${PYTHON:-$REPO/build/python}
-say() { printf 'test_embed: %s\n' "$*" >&2; }
-build=$(dirname "$PYTHON")
-[ -f "$build/libpython3.11.a" ] || { say "FAIL: $build/libpython3.11.a missing: run make"; exit 1; }
-cc=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("CC").split()[0])')
-command -v "$cc" >/dev/null || { say "SKIP: no C compiler ($cc)"; exit 77; }
+. "$(dirname "$0")/lib.sh" test_embed
+[ -f "$BUILD/libpython3.11.a" ] \
+    || { say "FAIL: $BUILD/libpython3.11.a missing: run make"; exit 1; }
 libs=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("LIBS"), sysconfig.get_config_var("SYSLIBS"))')
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/test_embed.XXXXXX")
-pid=
-cleanup() {
-    rm -rf "$TMP"
-    [ -z "$pid" ] || rm -f "/tmp/perf-$pid.map"
-}
-trap cleanup EXIT
 
 # shellcheck disable=SC2086  # $libs is a list of flags
-"$cc" -O1 -fno-omit-frame-pointer -I"$build/Include" -I"$build" \
+"$CC_FOR_TESTS" -O1 -fno-omit-frame-pointer -I"$BUILD/Include" -I"$BUILD" \
     -o "$TMP/early_map" "$REPO/tests/embed/early_map.c" \
-    "$build/libpython3.11.a" $libs -Wl,-E \
+    "$BUILD/libpython3.11.a" $libs -Wl,-E \
     || { say "FAIL: cannot build early_map"; exit 1; }
 
-out=$(PYTHONHOME=$build PYTHONPATH=$build/Lib PYTHONMALLOC=debug \
+out=$(PYTHONHOME=$BUILD PYTHONPATH=$BUILD/Lib PYTHONMALLOC=debug \
       "$TMP/early_map" 2>"$TMP/err") \
     || { say "FAIL: early_map exited with $?: $(tail -3 "$TMP/err")"; exit 1; }
 pid=${out#pid=}
+PERF_PIDS+=("$pid")
 map=/tmp/perf-$pid.map
 [ -f "$map" ] || { say "FAIL: $map missing"; exit 1; }
 names=$(awk '{print $3}' "$map" | grep -E '^(jit::|py::in_python:)' | sed 's/:<string>$//' | tr '\n' ' ')

@@ -4,25 +4,10 @@
 # are about the thread's own stack and must not apply there: every call
 # from C on the fiber raised RecursionError when they did.  The calls made
 # on the fiber must work as without perf support and appear in the map.
-set -eu -o pipefail
-REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
-PYTHON=${PYTHON:-$REPO/build/python}
-say() { printf 'test_fiber: %s\n' "$*" >&2; }
-[ -x "$PYTHON" ] || { say "FAIL: $PYTHON does not exist: run make"; exit 1; }
-cc=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("CC").split()[0])')
-command -v "$cc" >/dev/null || { say "SKIP: no C compiler ($cc)"; exit 77; }
-ext=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-build=$(dirname "$PYTHON")
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/test_fiber.XXXXXX")
-pids=()
-cleanup() {
-    rm -rf "$TMP"
-    for pid in "${pids[@]}"; do rm -f "/tmp/perf-$pid.map" "/tmp/jit-$pid.dump"; done
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh" test_fiber
 
-"$cc" -shared -fPIC -O2 -Wall -I"$build/Include" -I"$build" \
-    -o "$TMP/fibermod$ext" "$REPO/tests/fiber/fibermod.c" \
+"$CC_FOR_TESTS" -shared -fPIC -O2 -Wall -I"$BUILD/Include" -I"$BUILD" \
+    -o "$TMP/fibermod$EXT_SUFFIX" "$REPO/tests/fiber/fibermod.c" \
     || { say "FAIL: cannot build fibermod"; exit 1; }
 
 cat >"$TMP/on_fiber.py" <<'PY'
@@ -41,7 +26,7 @@ for mode in perf perf_jit; do
     out=$(cd "$TMP" && "$PYTHON" -X "$mode" on_fiber.py 2>&1) \
         || { say "FAIL: -X $mode: $out"; exit 1; }
     pid=$(printf '%s\n' "$out" | sed -n 's/^pid=//p')
-    pids+=("$pid")
+    PERF_PIDS+=("$pid")
     got=$(printf '%s\n' "$out" | sed -n 's/^result=//p')
     [ "$got" = "$expected" ] \
         || { say "FAIL: -X $mode: result '$got', expected '$expected': $out"; exit 1; }

@@ -7,20 +7,10 @@
 # the evaluator writes for inlined calls, also after exceptions unwound
 # inlined frames and after generator functions were called inline.  perf
 # itself is not needed.
-set -eu -o pipefail
-REPO=${REPO:-$(cd "$(dirname "$0")/.." && pwd)}
-PYTHON=${PYTHON:-$REPO/build/python}
-say() { printf 'test_fpwalk: %s\n' "$*" >&2; }
-[ -x "$PYTHON" ] || { say "FAIL: $PYTHON does not exist: run make"; exit 1; }
-cc=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("CC").split()[0])')
-command -v "$cc" >/dev/null || { say "SKIP: no C compiler ($cc)"; exit 77; }
-ext=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-build=$(dirname "$PYTHON")
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/test_fpwalk.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+. "$(dirname "$0")/lib.sh" test_fpwalk
 
-"$cc" -shared -fPIC -O2 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
-    -Wall -I"$build/Include" -I"$build" -o "$TMP/_fpwalk$ext" \
+"$CC_FOR_TESTS" -shared -fPIC -O2 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+    -Wall -I"$BUILD/Include" -I"$BUILD" -o "$TMP/_fpwalk$EXT_SUFFIX" \
     "$REPO/tests/aarch64/fpwalk.c" \
     || { say "FAIL: cannot build _fpwalk"; exit 1; }
 # The checks write maps and dumps for their own pids and remove them.

@@ -1146,6 +1146,29 @@ class TestFork(PerfTestCase):
         self.assertEqual(res.out.count("status=0"), 2, res.out)
         return script, res, pids
 
+    def run_persist_fork(self, fork_code):
+        """Run a child that describes before_fork() to its map with
+        persist-after-fork on, flushes the map, then runs fork_code, which
+        forks and sets pid; return (script, result) once the forked
+        child exited 0."""
+        import_helper.import_module("_testinternalcapi")
+        source = textwrap.dedent("""
+            import os, sys, _testinternalcapi
+            def before_fork(): return 1
+            sys.activate_stack_trampoline("perf")
+            _testinternalcapi.perf_trampoline_set_persist_after_fork(1)
+            before_fork()
+            sys.deactivate_stack_trampoline()    # flushes the map
+            sys.activate_stack_trampoline("perf")
+            """) + textwrap.dedent(fork_code) + textwrap.dedent("""
+            print(f"pid={pid}", flush=True)
+            _, status = os.waitpid(pid, 0)
+            print(f"status={os.waitstatus_to_exitcode(status)}")
+            """)
+        script, res = self.run_script(source)
+        self.assertEqual(self.values(res.out)["status"], "0")
+        return script, res
+
     def test_fork_perf_map(self):
         script, res, (child1, child2) = self.run_fork_script("perf")
         parent = self.perf_map_names(res.pid)
@@ -1231,25 +1254,14 @@ class TestFork(PerfTestCase):
         # An embedder that forks by itself and calls only
         # PyOS_AfterFork_Child() (no PyOS_BeforeFork()): the child's map
         # is a copy of the parent's whole file (it was left empty).
-        import_helper.import_module("_testinternalcapi")
-        ctypes = import_helper.import_module("ctypes")
-        script, res = self.run_script("""
-            import ctypes, os, sys, _testinternalcapi
-            def before_fork(): return 1
-            sys.activate_stack_trampoline("perf")
-            _testinternalcapi.perf_trampoline_set_persist_after_fork(1)
-            before_fork()
-            sys.deactivate_stack_trampoline()    # flushes the map
-            sys.activate_stack_trampoline("perf")
+        import_helper.import_module("ctypes")
+        script, res = self.run_persist_fork("""
+            import ctypes
             pid = ctypes.PyDLL(None).fork()      # the GIL stays held
             if pid == 0:
                 ctypes.pythonapi.PyOS_AfterFork_Child()
                 os._exit(0)
-            print(f"pid={pid}", flush=True)
-            _, status = os.waitpid(pid, 0)
-            print(f"status={os.waitstatus_to_exitcode(status)}")
             """)
-        self.assertEqual(self.values(res.out)["status"], "0")
         self.assertNamed(self.perf_map_names(self.child_pids(res.out)[0]),
                          script, present=["before_fork"])
 
@@ -1258,15 +1270,7 @@ class TestFork(PerfTestCase):
         # map cannot be a copy, so the child describes what it runs, as
         # without persist-after-fork (its map lacked the functions
         # trampolined before the fork, which the child called).
-        import_helper.import_module("_testinternalcapi")
-        script, res = self.run_script("""
-            import os, sys, _testinternalcapi
-            def before_fork(): return 1
-            sys.activate_stack_trampoline("perf")
-            _testinternalcapi.perf_trampoline_set_persist_after_fork(1)
-            before_fork()
-            sys.deactivate_stack_trampoline()    # flushes the map
-            sys.activate_stack_trampoline("perf")
+        script, res = self.run_persist_fork("""
             os.unlink(f"/tmp/perf-{os.getpid()}.map")
             pid = os.fork()
             if pid == 0:
@@ -1274,11 +1278,7 @@ class TestFork(PerfTestCase):
                 before_fork()
                 child_only()
                 os._exit(0)
-            print(f"pid={pid}", flush=True)
-            _, status = os.waitpid(pid, 0)
-            print(f"status={os.waitstatus_to_exitcode(status)}")
             """)
-        self.assertEqual(self.values(res.out)["status"], "0")
         self.assertNamed(self.perf_map_names(self.child_pids(res.out)[0]),
                          script, present=["before_fork", "child_only"])
 
