@@ -792,12 +792,9 @@ __thread uintptr_t _PyPerf_stack_limit
 
 /* Per thread, set with _PyPerf_stack_limit: the same limit for the hook,
    whose fast path must fail while the limit is not known (UINTPTR_MAX
-   until then, where ceval.c's test needs 0); and the address below which
-   frames entered from C raise RecursionError (0: never). */
+   until then, where ceval.c's test needs 0). */
 static __thread uintptr_t hook_stack_limit
     __attribute__((tls_model("initial-exec"))) = UINTPTR_MAX;
-static __thread uintptr_t stack_hard_limit
-    __attribute__((tls_model("initial-exec"))) = 0;
 /* The thread's stack, [stack_low, stack_high); both 0 if unknown.  Code
    running on another stack (a fiber's, allocated elsewhere) is not
    limited: the limits are about this one. */
@@ -814,25 +811,20 @@ static void
 set_stack_limit(void)
 {
     uintptr_t limit = 1;              /* bounds unknown: no limits */
-    uintptr_t hard = 0, low = 0, high = 0;
+    uintptr_t low = 0, high = 0;
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *addr;
         size_t size;
         if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-            size_t margin = size / 4;
-            size_t hard_margin = size / 8 < STACK_HARD_MARGIN_MAX
-                                 ? size / 8 : STACK_HARD_MARGIN_MAX;
             low = (uintptr_t)addr;
             high = low + size;
-            limit = low + margin;
-            hard = low + hard_margin;
+            limit = low + size / 4;
         }
         pthread_attr_destroy(&attr);
     }
     stack_low = low;
     stack_high = high;
-    stack_hard_limit = hard;
     hook_stack_limit = limit;
     _PyPerf_stack_limit = limit;
 }
@@ -885,7 +877,11 @@ _PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
     /* Below the soft limit of this thread's own stack.  (On another
        stack, every call from C comes here: no limits apply.) */
     if (sp <= _PyPerf_stack_limit && sp >= stack_low && sp < stack_high) {
-        if (sp <= stack_hard_limit) {
+        uintptr_t hard_margin = (stack_high - stack_low) / 8;
+        if (hard_margin > STACK_HARD_MARGIN_MAX) {
+            hard_margin = STACK_HARD_MARGIN_MAX;
+        }
+        if (sp <= stack_low + hard_margin) {
             return stack_exhausted(tstate, frame, plain_throwflag);
         }
         /* Too deep for another stub: as without perf support. */
