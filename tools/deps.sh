@@ -8,11 +8,11 @@
 # autoconf2.69 + autoconf-archive: check-configure; linux-perf: demo and
 # test_perf_profiler; git, patch, xz-utils, ca-certificates: the tools and
 # fetch-source.sh; python3-greenlet: tests/test_robustness.py switches C
-# stacks with it.
+# stacks with it; valgrind: tests/test_memcheck.sh and make bench-callgrind.
 PACKAGES="autoconf2.69 autoconf-archive build-essential pkg-config
 libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev libsqlite3-dev
 libreadline-dev libgdbm-dev uuid-dev linux-perf patch xz-utils
-ca-certificates git python3-greenlet"
+ca-certificates git python3-greenlet valgrind"
 
 missing=
 for p in $PACKAGES; do
