@@ -41,11 +41,14 @@
    * The file is only ever created (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600),
      never opened by name unless this process created it: an existing file
      (a symlink, a FIFO, another user's file) is refused and nothing is
-     written through it.  A regular file of our own user there is a
-     leftover of a dead process with the same pid: it is unlinked and the
-     file created afresh (see remove_leftover()).  Reopening
-     after close() checks that the name still leads to the very inode this
-     process created (device, inode and size).
+     written through it.  A regular file of our own user there, last
+     written before this process started, is a leftover of a dead process
+     with the same pid: it is unlinked and the file created afresh.  One
+     written since was created by this process before an exec(): it is
+     continued, after checking its header and cutting any torn record (see
+     open_existing()).  Reopening after close() checks that the name still
+     leads to the very inode this process created (device, inode and
+     size).  A file with a second name (a hard link) is never written.
    * The file always ends on a record boundary.  Records are built in
      memory, whole triples at a time, and written by flush() with pwrite()
      at the remembered end of the last complete record; a write that fails
@@ -557,7 +560,7 @@ static int
 buffer_reserve(perf_jit_state *st, size_t extra)
 {
     if (extra > (size_t)PY_SSIZE_T_MAX - st->buf_len) {
-        _PyPerf_SetError("perf_jit: record buffer too large");
+        _PyPerf_SetError("jitdump record buffer too large");
         return -1;
     }
     size_t needed = st->buf_len + extra;
@@ -571,7 +574,7 @@ buffer_reserve(perf_jit_state *st, size_t extra)
     }
     char *buf = realloc(st->buf, new_size);
     if (buf == NULL) {
-        _PyPerf_SetError("perf_jit: out of memory for the record buffer");
+        _PyPerf_SetError("out of memory for the jitdump record buffer");
         return -1;
     }
     st->buf = buf;
@@ -630,24 +633,24 @@ flush_buffer(perf_jit_state *st)
         return 0;
     }
     if (st->broken) {
-        _PyPerf_SetError("perf_jit: %s ends with a torn record; "
+        _PyPerf_SetError("%s ends with a torn record; "
                          "not writing to it", st->path);
         goto fail;
     }
     if (st->fd < 0) {
-        _PyPerf_SetError("perf_jit: no jitdump file is open");
+        _PyPerf_SetError("no jitdump file is open");
         goto fail;
     }
     if (write_all_at(st->fd, st->file_size, st->buf, st->buf_len) < 0) {
         int err = errno;
         if (ftruncate(st->fd, st->file_size) < 0) {
             st->broken = 1;
-            _PyPerf_SetError("perf_jit: cannot write %s (%s), nor cut it "
+            _PyPerf_SetError("cannot write %s (%s), nor cut it "
                              "back to its last complete record (%s)",
                              st->path, strerror(err), strerror(errno));
         }
         else {
-            _PyPerf_SetError("perf_jit: cannot write %s: %s",
+            _PyPerf_SetError("cannot write %s: %s",
                              st->path, strerror(err));
         }
         goto fail;
@@ -685,7 +688,7 @@ map_marker(perf_jit_state *st)
     void *addr = mmap(NULL, (size_t)page_size, PROT_READ | PROT_EXEC,
                       MAP_PRIVATE, st->fd, 0);
     if (addr == MAP_FAILED) {
-        _PyPerf_SetError("perf_jit: cannot map %s executable (%s); "
+        _PyPerf_SetError("cannot map %s executable (%s); "
                          "is /tmp mounted noexec?",
                          st->path, strerror(errno));
         return -1;
@@ -694,25 +697,196 @@ map_marker(perf_jit_state *st)
     return 0;
 }
 
-/* A regular file of our own user at our own /tmp/jit-<pid>.dump that this
-   process did not create is a leftover of an earlier process that had the
-   same pid (pids are recycled; dumps stay behind on purpose).  Remove it,
-   so that profiling is not refused for the life of this process.  Anything
-   else (a symlink, a FIFO, another user's file) is left alone and refused
-   by the caller.  unlink() never follows a symlink, and if the name is
-   replaced between the check and the unlink, the O_EXCL create that
-   follows fails: nothing is ever written through a planted name.  Returns
-   1 if the leftover was removed. */
+/* Whether what lstat() finds at path (which O_EXCL found taken) is a
+   regular file of our own user, filling in *info.  If it is not, the
+   error names the cause: a symlink, something other than a regular file,
+   another user's file. */
 static int
-remove_leftover(const char *path)
+is_own_regular_file(const char *path, struct stat *info)
 {
-    struct stat info;
-    if (lstat(path, &info) < 0 || !S_ISREG(info.st_mode)
-        || info.st_uid != geteuid())
-    {
+    if (lstat(path, info) < 0) {
+        _PyPerf_SetError("%s exists but cannot be examined: %s",
+                         path, strerror(errno));
         return 0;
     }
-    return unlink(path) == 0;
+    if (S_ISLNK(info->st_mode)) {
+        _PyPerf_SetError("%s is a symbolic link; refusing to write "
+                         "through it", path);
+        return 0;
+    }
+    if (!S_ISREG(info->st_mode)) {
+        _PyPerf_SetError("%s exists and is not a regular file; refusing "
+                         "to use it", path);
+        return 0;
+    }
+    if (info->st_uid != geteuid()) {
+        _PyPerf_SetError("%s is owned by uid %ld, not by this user; "
+                         "refusing to use it", path, (long)info->st_uid);
+        return 0;
+    }
+    return 1;
+}
+
+/* Scan the records of a dump from its header to size: return the end of
+   the last complete record, not counting a final CODE_CLOSE, and store
+   the largest code_index of its CODE_LOADs in *max_index (0 if none);
+   call found(code_addr, arg) for each CODE_LOAD if found is not NULL.  A
+   record that overruns the end of the file is a torn tail (a write cut
+   short by SIGKILL, or a full disk); it and anything after it are left
+   out.  Return -1 if the file cannot be read. */
+static off_t
+scan_records(int fd, off_t size, uint64_t *max_index,
+             void (*found)(uintptr_t, void *), void *arg)
+{
+    off_t end = sizeof(jitdump_header);
+    off_t data_end = end;
+    *max_index = 0;
+    while (size - end >= (off_t)sizeof(jitdump_prefix)) {
+        jitdump_prefix prefix;
+        if (read_all_at(fd, end, &prefix, sizeof(prefix)) < 0) {
+            return -1;
+        }
+        if (prefix.total_size < sizeof(prefix)
+            || prefix.total_size > size - end)
+        {
+            break;
+        }
+        if (prefix.id == JIT_CODE_LOAD) {
+            jitdump_code_load load;
+            if (prefix.total_size < sizeof(load)) {
+                break;
+            }
+            if (read_all_at(fd, end, &load, sizeof(load)) < 0) {
+                return -1;
+            }
+            if (load.code_index > *max_index) {
+                *max_index = load.code_index;
+            }
+            if (found != NULL) {
+                found((uintptr_t)load.code_addr, arg);
+            }
+        }
+        end += prefix.total_size;
+        /* A CODE_CLOSE stays the last record: cut it, as reopen_file()
+           does, when more records follow. */
+        if (prefix.id != JIT_CODE_CLOSE) {
+            data_end = end;
+        }
+    }
+    return data_end;
+}
+
+/* Continue the dump that this process's image before an exec() (same pid,
+   same start time) created at st->path; seen is what lstat() found there.
+   That image mapped the file, so perf inject reads it through that image's
+   mmap event: removing it, or starting it again, would lose every
+   function the image described.  Its header must be a jitdump header of
+   this pid and this machine; its records are kept up to the end of the
+   last complete one, and code_index goes on after the largest one in
+   the file (perf inject names its jitted-<pid>-<code_index>.so images
+   after it: an index used twice would overwrite an image).  The file is
+   mapped again: perf attributes it to this image through that mmap
+   event. */
+static int
+continue_file(perf_jit_state *st, const struct stat *seen)
+{
+    /* O_NONBLOCK, in case the name now leads to a FIFO: then fstat()
+       below tells it apart from what lstat() saw. */
+    int fd = open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        _PyPerf_SetError("cannot open %s: %s", st->path, strerror(errno));
+        return -1;
+    }
+    struct stat info;
+    jitdump_header header;
+    uint64_t max_index;
+    off_t data_end;
+    if (fstat(fd, &info) < 0) {
+        _PyPerf_SetError("cannot stat %s: %s", st->path, strerror(errno));
+        goto error;
+    }
+    if (info.st_dev != seen->st_dev || info.st_ino != seen->st_ino) {
+        _PyPerf_SetError("%s was replaced while it was examined; refusing "
+                         "to use it", st->path);
+        goto error;
+    }
+    if (info.st_nlink > 1) {
+        _PyPerf_SetError("%s has %lu hard links; refusing to write to it",
+                         st->path, (unsigned long)info.st_nlink);
+        goto error;
+    }
+    if (info.st_size < (off_t)sizeof(header)
+        || read_all_at(fd, 0, &header, sizeof(header)) < 0
+        || header.magic != JITDUMP_MAGIC
+        || header.version != JITDUMP_VERSION
+        || header.total_size != sizeof(header)
+        || header.elf_mach != _PyPerf_ELF_MACHINE
+        || header.pid != (uint32_t)getpid())
+    {
+        _PyPerf_SetError("%s exists and is not a jitdump of this process "
+                         "(bad header); refusing to use it", st->path);
+        goto error;
+    }
+    data_end = scan_records(fd, info.st_size, &max_index, NULL, NULL);
+    if (data_end < 0) {
+        _PyPerf_SetError("cannot read %s: %s", st->path, strerror(errno));
+        goto error;
+    }
+    if (data_end != info.st_size && ftruncate(fd, data_end) < 0) {
+        _PyPerf_SetError("cannot truncate %s: %s",
+                         st->path, strerror(errno));
+        goto error;
+    }
+    st->fd = fd;
+    if (map_marker(st) < 0) {
+        st->fd = -1;
+        goto error;
+    }
+    st->pid = getpid();
+    st->dev = info.st_dev;
+    st->ino = info.st_ino;
+    st->file_size = data_end;
+    st->data_end = data_end;
+    st->broken = 0;
+    if (st->code_index <= max_index) {
+        st->code_index = max_index + 1;
+    }
+    return 0;
+
+error:
+    /* Not ours to remove: it holds the records of the earlier image. */
+    (void)close(fd);
+    return -1;
+}
+
+/* O_EXCL found /tmp/jit-<pid>.dump taken.  A regular file of our own user
+   there that was last written before this process started is a leftover
+   of an earlier process that had the same pid (pids are recycled; dumps
+   stay behind on purpose): remove it, so that profiling is not refused
+   for the life of this process, and return 0.  One written since was
+   created by this process's image before an exec(): continue it
+   (continue_file()) and return 1.  Anything else (a symlink, a FIFO,
+   another user's file, a file that is not this pid's jitdump) is left
+   alone and refused: -1 with the error set.  unlink() never follows a
+   symlink, and if the name is replaced between the check and the unlink,
+   the O_EXCL create that follows fails: nothing is ever written through a
+   planted name.  (Unlinking a hard link leaves the file it names alone.) */
+static int
+open_existing(perf_jit_state *st)
+{
+    struct stat info;
+    if (!is_own_regular_file(st->path, &info)) {
+        return -1;
+    }
+    if (!_PyPerf_WrittenBeforeStart(&info)) {
+        return continue_file(st, &info) < 0 ? -1 : 1;
+    }
+    if (unlink(st->path) < 0) {
+        _PyPerf_SetError("cannot remove %s, left by an earlier process "
+                         "with the same pid: %s", st->path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* Create /tmp/jit-<pid>.dump for the current process, write the header
@@ -728,20 +902,26 @@ create_file(perf_jit_state *st)
        once more. */
     int fd = open(st->path,
                   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == EEXIST && remove_leftover(st->path)) {
+    if (fd < 0 && errno == EEXIST) {
+        int existing = open_existing(st);
+        if (existing != 0) {
+            if (existing < 0) {
+                st->path[0] = '\0';
+            }
+            return existing < 0 ? -1 : 0;
+        }
         fd = open(st->path,
                   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST) {
+            _PyPerf_SetError("%s was created again by someone else right "
+                             "after its leftover was removed; refusing to "
+                             "use it", st->path);
+            st->path[0] = '\0';
+            return -1;
+        }
     }
     if (fd < 0) {
-        if (errno == EEXIST) {
-            _PyPerf_SetError("perf_jit: %s already exists (left by an "
-                             "earlier process, or not ours); refusing to "
-                             "use it", st->path);
-        }
-        else {
-            _PyPerf_SetError("perf_jit: cannot create %s: %s",
-                             st->path, strerror(errno));
-        }
+        _PyPerf_SetError("cannot create %s: %s", st->path, strerror(errno));
         st->path[0] = '\0';
         return -1;
     }
@@ -761,12 +941,12 @@ create_file(perf_jit_state *st)
 
     struct stat info;
     if (write_all_at(fd, 0, &header, sizeof(header)) < 0) {
-        _PyPerf_SetError("perf_jit: cannot write %s: %s",
+        _PyPerf_SetError("cannot write %s: %s",
                          st->path, strerror(errno));
         goto error;
     }
     if (fstat(fd, &info) < 0) {
-        _PyPerf_SetError("perf_jit: cannot stat %s: %s",
+        _PyPerf_SetError("cannot stat %s: %s",
                          st->path, strerror(errno));
         goto error;
     }
@@ -801,13 +981,13 @@ reopen_file(perf_jit_state *st)
 {
     int fd = open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        _PyPerf_SetError("perf_jit: cannot reopen %s: %s",
+        _PyPerf_SetError("cannot reopen %s: %s",
                          st->path, strerror(errno));
         return -1;
     }
     struct stat info;
     if (fstat(fd, &info) < 0) {
-        _PyPerf_SetError("perf_jit: cannot stat %s: %s",
+        _PyPerf_SetError("cannot stat %s: %s",
                          st->path, strerror(errno));
         (void)close(fd);
         return -1;
@@ -815,14 +995,23 @@ reopen_file(perf_jit_state *st)
     if (!S_ISREG(info.st_mode) || info.st_dev != st->dev
         || info.st_ino != st->ino || info.st_size != st->file_size)
     {
-        _PyPerf_SetError("perf_jit: %s was replaced or changed since it "
+        _PyPerf_SetError("%s was replaced or changed since it "
                          "was closed; refusing to use it", st->path);
+        (void)close(fd);
+        return -1;
+    }
+    if (info.st_nlink > 1) {
+        /* Someone gave our dump a second name since it was created: the
+           inode is no longer this writer's alone, so it is refused as a
+           hard-linked map is (Python/perf_map.c). */
+        _PyPerf_SetError("%s has %lu hard links; refusing to write to it",
+                         st->path, (unsigned long)info.st_nlink);
         (void)close(fd);
         return -1;
     }
     if (st->data_end != st->file_size) {
         if (ftruncate(fd, st->data_end) < 0) {
-            _PyPerf_SetError("perf_jit: cannot truncate %s: %s",
+            _PyPerf_SetError("cannot truncate %s: %s",
                              st->path, strerror(errno));
             (void)close(fd);
             return -1;
@@ -913,7 +1102,7 @@ copy_parent_output(perf_jit_state *st)
             || info.st_dev != st->dev || info.st_ino != st->ino
             || info.st_size < st->data_end)
         {
-            _PyPerf_SetError("perf_jit: cannot read the parent's %s",
+            _PyPerf_SetError("cannot read the parent's %s",
                              st->path);
             if (fd >= 0) {
                 (void)close(fd);
@@ -934,7 +1123,7 @@ copy_parent_output(perf_jit_state *st)
     if (disk > 0
         && read_all_at(fd, sizeof(jitdump_header), st->buf, disk) < 0)
     {
-        _PyPerf_SetError("perf_jit: cannot read the parent's %s: %s",
+        _PyPerf_SetError("cannot read the parent's %s: %s",
                          st->path, strerror(errno));
         goto error;
     }
@@ -942,7 +1131,7 @@ copy_parent_output(perf_jit_state *st)
     if (rebase_records(st->buf, &st->buf_len, (uint32_t)getpid(),
                        (uint32_t)PyThread_get_thread_native_id()) < 0)
     {
-        _PyPerf_SetError("perf_jit: the parent's %s is malformed; "
+        _PyPerf_SetError("the parent's %s is malformed; "
                          "not copying it", st->path);
         goto error;
     }
@@ -1011,7 +1200,7 @@ perf_jit_write_code(const _PyPerf_CodeInfo *info)
     byte_writer unwind;
     size_t eh_frame_size = build_unwind_data(&unwind, info->code_size);
     if (eh_frame_size == 0) {
-        _PyPerf_SetError("perf_jit: cannot describe %zu bytes of code",
+        _PyPerf_SetError("cannot describe %zu bytes of code in a jitdump",
                          info->code_size);
         return -1;
     }
@@ -1032,7 +1221,7 @@ perf_jit_write_code(const _PyPerf_CodeInfo *info)
     size_t load_rec = align_record(sizeof(jitdump_code_load) + name_size
                                    + info->code_size);
     if (debug_rec > UINT32_MAX || load_rec > UINT32_MAX) {
-        _PyPerf_SetError("perf_jit: name too long for a jitdump record");
+        _PyPerf_SetError("name too long for a jitdump record");
         return -1;
     }
     /* Reserve first: the three records go into the buffer together. */
@@ -1119,6 +1308,21 @@ perf_jit_flush(void)
     return flush_buffer(st);
 }
 
+/* The CODE_LOADs of this process's dump, up to its last complete record
+   (a failed write was cut back to it, or the dump is "broken" and never
+   written again, so nothing needs describing). */
+static int
+perf_jit_scan_written(void (*found)(uintptr_t, void *), void *arg)
+{
+    perf_jit_state *st = &perf_jit;
+    uint64_t max_index;
+    if (st->pid != getpid() || st->fd < 0 || st->broken) {
+        return -1;
+    }
+    return scan_records(st->fd, (off_t)st->file_size, &max_index, found,
+                        arg) < 0 ? -1 : 0;
+}
+
 static int
 perf_jit_close(void)
 {
@@ -1190,6 +1394,7 @@ const _PyPerf_Backend _PyPerf_JitBackend = {
     perf_jit_flush,
     perf_jit_close,
     perf_jit_after_fork_child,
+    perf_jit_scan_written,
 };
 
 #endif  /* PY_HAVE_PERF_TRAMPOLINE */

@@ -29,12 +29,14 @@
      - on PyUnstable_PerfMapState_Fini().
 
    Safety.  The file is opened with O_NOFOLLOW and mode 0600 and must be a
-   regular file owned by our effective user: a symlink or someone else's
-   file planted at the predictable path is refused, never written through.
-   A file of our own last written before this process started is the
-   leftover of an earlier process with the same pid: it is emptied (and
-   given mode 0600) rather than appended to.  Names are sanitized
-   (control characters become '?') so that a function named
+   regular file owned by our effective user, with a single name: a
+   symlink, a hard link or someone else's file planted at the predictable
+   path is refused, never written through.  A file of our own last
+   written before this process started is the leftover of an earlier
+   process with the same pid: it is emptied (and given mode 0600) rather
+   than appended to; only the first open of a process tests this (see
+   map_opened_pid).  Names are sanitized (control characters, C1 ones and
+   U+2028/U+2029 included, become '?') so that a function named
    "f\n0 0 forged" cannot add a line, and long names are cut.  A failed
    write (full disk, RLIMIT_FSIZE) truncates the file back to its last
    complete line: perf never sees a torn line.
@@ -82,6 +84,16 @@
    to the after-fork hooks), or -1: a fork that skipped PyOS_BeforeFork()
    copies the whole file. */
 static off_t fork_map_size = -1;
+
+/* The process that has opened (or created) its map before, or 0.  Its
+   later opens (after PyUnstable_PerfMapState_Fini(), or a Py_Finalize()
+   and Py_Initialize() cycle) never take the file for a leftover: all of
+   it was written by this process, and the start-time test, which compares
+   two wall-clock times, goes wrong when the clock steps forward between
+   the two (NTP, a VM resume).  A fork child has another pid and exec()
+   another copy of this variable: the first open of either still tests.
+   Lock held. */
+static long map_opened_pid = 0;
 
 #define MAP_BUFFER_SIZE (64 * 1024)
 #define MAP_NAME_MAX 4096
@@ -183,14 +195,17 @@ process_start_time(void)
            - (since_boot - (double)ticks / hz);
 }
 
-/* Whether the map file st was last written before this process started:
-   then it is a leftover of an earlier process that had our pid, and its
-   lines would name our addresses after that process's functions.  A file
-   written since (by a code generator in this process, through this API or
-   not) is ours to append to.  A second of slack covers the tick rounding
-   and small clock adjustments; a leftover that recent is kept. */
-static int
-is_leftover(const struct stat *st)
+/* Whether the file st, at one of this pid's perf paths, was last written
+   before this process started: then it is a leftover of an earlier
+   process that had our pid, and its lines would name our addresses after
+   that process's functions.  A file written since (by a code generator in
+   this process, through this API or not, or by this process's image
+   before an exec(), which keeps the start time) is ours to append to.  A
+   second of slack covers the tick rounding and small clock adjustments; a
+   leftover that recent is kept, and so is any file when the kernel does
+   not tell the start time.  The jitdump writer uses it too. */
+int
+_PyPerf_WrittenBeforeStart(const struct stat *st)
 {
     double start = process_start_time();
     double mtime = (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9;
@@ -238,13 +253,33 @@ open_locked(void)
         close(fd);
         return -1;
     }
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-        _PyPerf_SetError("%s exists and is not a regular file owned by "
-                         "this user; refusing to write to it", path);
+    /* A file planted at the predictable path is never written to: not
+       through a symlink (O_NOFOLLOW), nor when it is another user's.  A
+       hard link can make a file of our own user (or root's, where
+       fs.protected_hardlinks is off) appear here; emptying or appending
+       to it would damage the file it was linked from.  A map that this
+       writer created never has a second name. */
+    if (!S_ISREG(st.st_mode)) {
+        _PyPerf_SetError("%s exists and is not a regular file; refusing "
+                         "to write to it", path);
         close(fd);
         return -1;
     }
-    if (st.st_size > 0 && is_leftover(&st)) {
+    if (st.st_uid != geteuid()) {
+        _PyPerf_SetError("%s is owned by uid %ld, not by this user; "
+                         "refusing to write to it", path, (long)st.st_uid);
+        close(fd);
+        return -1;
+    }
+    if (st.st_nlink > 1) {
+        _PyPerf_SetError("%s has %lu hard links; refusing to write to it",
+                         path, (unsigned long)st.st_nlink);
+        close(fd);
+        return -1;
+    }
+    if (st.st_size > 0 && map_opened_pid != pid
+        && _PyPerf_WrittenBeforeStart(&st))
+    {
         /* Start afresh, with the mode of a file we create. */
         if (ftruncate(fd, 0) < 0 || fchmod(fd, 0600) < 0) {
             _PyPerf_SetError("cannot reset %s, left by an earlier process "
@@ -265,6 +300,7 @@ open_locked(void)
     map_state.pid = pid;
     map_state.len = 0;
     map_state.dirty_ns = 0;
+    map_opened_pid = pid;
     return 0;
 }
 
@@ -430,10 +466,7 @@ append_line_locked(const void *code_addr, size_t code_size,
         }
         truncated = 1;
     }
-    for (size_t i = 0; i < name_len; i++) {
-        unsigned char c = (unsigned char)entry_name[i];
-        line[len++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
+    len += _PyPerf_SanitizeName(line + len, entry_name, name_len);
     if (truncated) {
         memcpy(line + len, "...", 3);
         len += 3;
@@ -570,33 +603,57 @@ _PyPerfMap_AfterForkParent(void)
     pthread_mutex_unlock(&map_state.lock);
 }
 
-/* Append the contents of a file to our map: its first limit bytes, or all
-   of it if limit is negative.  Lock held, map open. */
+/* Append the contents of a map file to ours: its first limit bytes (the
+   parent's map as it was at fork()), and never more than it held when the
+   copy started.  Only a regular file other than our own map is copied:
+   the read loop ends at end of file, which a FIFO or a device such as
+   /dev/zero may never reach, and a file that grows while it is copied
+   (our own map above all, whose every write we would read back) would
+   fill the file system.  Lock held, map open. */
 static int
 copy_file_locked(const char *filename, off_t limit)
 {
     if (flush_locked() < 0) {
         return -1;
     }
-    int src = open(filename, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO would block until a writer comes. */
+    int src = open(filename, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (src < 0) {
         _PyPerf_SetError("cannot open %s: %s", filename, strerror(errno));
         return -1;
+    }
+    struct stat src_st, map_st;
+    if (fstat(src, &src_st) != 0 || fstat(map_state.fd, &map_st) != 0) {
+        _PyPerf_SetError("cannot copy %s: stat failed: %s", filename,
+                         strerror(errno));
+        close(src);
+        return -1;
+    }
+    if (!S_ISREG(src_st.st_mode)) {
+        _PyPerf_SetError("%s is not a regular file; refusing to copy it",
+                         filename);
+        close(src);
+        return -1;
+    }
+    if (src_st.st_dev == map_st.st_dev && src_st.st_ino == map_st.st_ino) {
+        _PyPerf_SetError("%s is this process's own map "
+                         "/tmp/perf-%ld.map; refusing to copy it into "
+                         "itself", filename, map_state.pid);
+        close(src);
+        return -1;
+    }
+    if (limit < 0 || limit > src_st.st_size) {
+        limit = src_st.st_size;
     }
     off_t start = lseek(map_state.fd, 0, SEEK_END);
     char chunk[8192];
     char last = '\n';
     int result = 0;
     off_t copied = 0;
-    for (;;) {
+    while (copied < limit) {
         size_t want = sizeof(chunk);
-        if (limit >= 0) {
-            if (copied >= limit) {
-                break;
-            }
-            if ((off_t)want > limit - copied) {
-                want = (size_t)(limit - copied);
-            }
+        if ((off_t)want > limit - copied) {
+            want = (size_t)(limit - copied);
         }
         ssize_t n = read(src, chunk, want);
         if (n < 0 && errno == EINTR) {
@@ -609,7 +666,7 @@ copy_file_locked(const char *filename, off_t limit)
             break;
         }
         if (n == 0) {
-            break;
+            break;              /* shrunk since the fstat() */
         }
         if (write_all(map_state.fd, chunk, (size_t)n) < (size_t)n) {
             _PyPerf_SetError("cannot write /tmp/perf-%ld.map: %s",
@@ -623,6 +680,8 @@ copy_file_locked(const char *filename, off_t limit)
     if (result == 0 && last != '\n') {
         /* Never leave the next line glued to a partial one. */
         if (write_all(map_state.fd, "\n", 1) < 1) {
+            _PyPerf_SetError("cannot write /tmp/perf-%ld.map: %s",
+                             map_state.pid, strerror(errno));
             result = -1;
         }
     }
@@ -668,6 +727,9 @@ _PyPerfMap_AfterForkChild(int persist)
         if (result == 0) {
             result = copy_file_locked(path, parent_size);
         }
+        if (result == 0) {
+            result = 1;
+        }
     }
     return result;
 }
@@ -689,6 +751,70 @@ map_backend_after_fork_child(int persist)
     return 0;
 }
 
+/* The start address of every complete line of this process's map (the C
+   API's lines too: their addresses are never a trampoline's).  The file
+   is read through a descriptor of its own, opened by name and checked to
+   be the file the writer holds (which is write-only). */
+static int
+map_backend_scan_written(void (*found)(uintptr_t, void *), void *arg)
+{
+    int result = -1;
+    pthread_mutex_lock(&map_state.lock);
+    if (map_state.fd < 0 || map_state.pid != (long)getpid()) {
+        goto done;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/perf-%ld.map", map_state.pid);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        goto done;
+    }
+    struct stat ours, named;
+    if (fstat(map_state.fd, &ours) == 0 && fstat(fd, &named) == 0
+        && ours.st_dev == named.st_dev && ours.st_ino == named.st_ino)
+    {
+        /* Per line: hex digits, a space, anything, a newline. */
+        uintptr_t addr = 0;
+        int digits = 0, state = 0;  /* 0 address, 1 rest, 2 malformed */
+        char chunk[8192];
+        for (;;) {
+            ssize_t n = read(fd, chunk, sizeof(chunk));
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                result = n == 0 ? 0 : -1;
+                break;
+            }
+            for (ssize_t i = 0; i < n; i++) {
+                int c = (unsigned char)chunk[i];
+                int lower = c | 0x20;
+                int value = c >= '0' && c <= '9' ? c - '0'
+                            : lower >= 'a' && lower <= 'f' ? lower - 'a' + 10
+                            : -1;
+                if (c == '\n') {
+                    if (state == 1) {
+                        found(addr, arg);
+                    }
+                    addr = 0;
+                    digits = state = 0;
+                }
+                else if (state == 0 && value >= 0 && digits < 16) {
+                    addr = addr * 16 + (uintptr_t)value;
+                    digits++;
+                }
+                else if (state == 0) {
+                    state = c == ' ' && digits > 0 ? 1 : 2;
+                }
+            }
+        }
+    }
+    close(fd);
+done:
+    pthread_mutex_unlock(&map_state.lock);
+    return result;
+}
+
 const _PyPerf_Backend _PyPerf_MapBackend = {
     .name = "perf",
     .open = _PyPerfMap_Open,
@@ -696,6 +822,7 @@ const _PyPerf_Backend _PyPerf_MapBackend = {
     .flush = _PyPerfMap_Flush,
     .close = _PyPerfMap_Flush,      /* the manager closes the writer */
     .after_fork_child = map_backend_after_fork_child,
+    .scan_written = map_backend_scan_written,
 };
 
 

@@ -117,12 +117,16 @@
 /* ------------------------------------------------------------------ */
 /* Errors                                                             */
 
+/* The map writer may set the error without the GIL (its flusher thread,
+   C API callers), while a thread holding it formats a warning from it.
+   The message may then be garbled, but never unterminated: the last byte
+   of the buffer is never written and stays '\0'. */
 void
 _PyPerf_SetError(const char *format, ...)
 {
     va_list vargs;
     va_start(vargs, format);
-    vsnprintf(perf_state.error, sizeof(perf_state.error), format, vargs);
+    vsnprintf(perf_state.error, sizeof(perf_state.error) - 1, format, vargs);
     va_end(vargs);
 }
 
@@ -186,6 +190,29 @@ option_status(void)
     return status;
 }
 
+/* Copy an option's value of n characters (wide or narrow, the other NULL)
+   into buf for a message: printable ASCII as is, anything else as '?', and
+   a value too long for buf cut and marked with "...".  Returns 1 if it was
+   copied whole. */
+static int
+shown_value(char *buf, size_t size, size_t n, const wchar_t *wide,
+            const char *narrow)
+{
+    size_t i;
+    for (i = 0; i < n && i < size - 4; i++) {
+        unsigned long c = wide != NULL ? (unsigned long)wide[i]
+                                       : (unsigned char)narrow[i];
+        buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    int whole = i == n;
+    if (!whole) {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return whole;
+}
+
 static PyStatus
 read_xoption(const PyConfig *config, const wchar_t *name, int *found,
              int *on)
@@ -198,20 +225,12 @@ read_xoption(const PyConfig *config, const wchar_t *name, int *found,
     }
     int result = 1;
     if (wvalue != NULL) {
-        /* Narrow for parsing and for the message; anything that is not
-           ASCII is invalid anyway and shown as '?'. */
+        /* Narrowed for parsing and for the message: anything that is not
+           printable ASCII is invalid anyway. */
         char buf[40];
-        size_t n = wcslen(wvalue), i;
-        for (i = 0; i < n && i < sizeof(buf) - 4; i++) {
-            buf[i] = (wvalue[i] > 0 && wvalue[i] < 0x7f) ? (char)wvalue[i]
-                                                          : '?';
-        }
-        if (i < n) {
-            memcpy(buf + i, "...", 3);
-            i += 3;
-        }
-        buf[i] = '\0';
-        result = i == n ? parse_switch(buf, 0) : -1;
+        size_t n = wcslen(wvalue);
+        result = shown_value(buf, sizeof(buf), n, wvalue, NULL)
+                 ? parse_switch(buf, 0) : -1;
         if (result < 0) {
             snprintf(option_error, sizeof(option_error),
                      "-X %ls=%s: invalid value; use -X %ls or -X %ls=1 (on), "
@@ -233,9 +252,11 @@ read_env(const PyConfig *config, const char *name, int *on)
     }
     int result = parse_switch(value, 1);
     if (result < 0) {
+        char buf[40];
+        (void)shown_value(buf, sizeof(buf), strlen(value), NULL, value);
         snprintf(option_error, sizeof(option_error),
-                 "%s=%.40s: invalid value; expected 0 or empty (off) or a "
-                 "positive integer (on)", name, value);
+                 "%s=%s: invalid value; expected 0 or empty (off) or a "
+                 "positive integer (on)", name, buf);
         return option_status();
     }
     *on = result;
@@ -459,10 +480,11 @@ monotonic_ns(void)
 /* Longest part (qualname or filename) copied into a name, in bytes. */
 #define NAME_PART_MAX 2000
 
-/* Append the sanitized UTF-8 form of a str to buf at *pos.  Control
-   characters (which could forge map lines) become '?', undecodable
-   content is backslash-escaped, and a part longer than NAME_PART_MAX is
-   cut at a character boundary and marked with "...". */
+/* Append the sanitized UTF-8 form of a str to buf at *pos.  Line breaks
+   and control characters (which could forge map lines) become '?' (see
+   _PyPerf_SanitizeName()), undecodable content is backslash-escaped, and
+   a part longer than NAME_PART_MAX is cut at a character boundary and
+   marked with "...". */
 static int
 append_part(char *buf, size_t *pos, PyObject *str)
 {
@@ -495,12 +517,7 @@ append_part(char *buf, size_t *pos, PyObject *str)
         }
         truncated = 1;
     }
-    char *out = buf + *pos;
-    for (Py_ssize_t i = 0; i < size; i++) {
-        unsigned char c = (unsigned char)data[i];
-        out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    *pos += (size_t)size;
+    *pos += _PyPerf_SanitizeName(buf + *pos, data, (size_t)size);
     if (truncated) {
         memcpy(buf + *pos, "...", 3);
         *pos += 3;
@@ -712,6 +729,74 @@ new_output(void)
     sync_ready();
 }
 
+/* Code addresses of the records in an output's file (resync_output()). */
+typedef struct {
+    uintptr_t *addrs;
+    size_t count;
+    size_t capacity;
+    int failed;
+} written_set;
+
+static void
+written_found(uintptr_t addr, void *arg)
+{
+    written_set *set = (written_set *)arg;
+    if (set->count == set->capacity) {
+        size_t capacity = set->capacity ? 2 * set->capacity : 1024;
+        uintptr_t *addrs = realloc(set->addrs, capacity * sizeof(*addrs));
+        if (addrs == NULL) {
+            set->failed = 1;
+            return;
+        }
+        set->addrs = addrs;
+        set->capacity = capacity;
+    }
+    set->addrs[set->count++] = addr;
+}
+
+static int
+compare_addrs(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The current output failed: what the writer had buffered is lost, what
+   reached its file stays (a failed write is cut back to the last complete
+   record).  Start a new generation, as for a new output, and take back
+   into it the trampolines whose records the file has, so that only the
+   lost ones are described again (a second map line is harmless, but a
+   second CODE_LOAD makes perf inject write a second jitted-*.so).  A slot
+   address belongs to one trampoline for the life of the process (a
+   persist-after-fork child's copy of the parent's lines names the same
+   ones).  If the file cannot be read, everything is described again. */
+static void
+resync_output(void)
+{
+    new_output();
+    const _PyPerf_Backend *backend = perf_state.backend;
+    written_set set = {NULL, 0, 0, 0};
+    if (backend == NULL || backend->scan_written(written_found, &set) < 0
+        || set.failed)
+    {
+        free(set.addrs);
+        return;
+    }
+    qsort(set.addrs, set.count, sizeof(*set.addrs), compare_addrs);
+    for (size_t i = 0; i < perf_state.table_size; i++) {
+        for (_PyPerfTrampoline *t = perf_state.table[i]; t; t = t->next) {
+            uintptr_t key = (uintptr_t)t->entry;
+            if (bsearch(&key, set.addrs, set.count, sizeof(*set.addrs),
+                        compare_addrs) != NULL)
+            {
+                t->written_gen = perf_state.output_gen;
+            }
+        }
+    }
+    free(set.addrs);
+    sync_ready();
+}
+
 /* Switching backends (perf <-> perf_jit) changes the current output but
    not the outputs themselves: each still has what was described to it.
    Swap the generations of the two outputs, in the state and in every
@@ -760,9 +845,9 @@ static void
 backend_failed(PyThreadState *tstate)
 {
     perf_state.flush_failed = 0;
-    /* Whatever was described to the failed output may be lost: describe
-       everything again if the backend is activated again. */
-    new_output();
+    /* What was buffered is lost: describe it again if the backend is
+       activated again. */
+    resync_output();
     if (!perf_state.failed) {
         perf_state.failed = 1;
         PyObject *exc, *val, *tb;
@@ -939,6 +1024,24 @@ find_backend(const char *name)
     return NULL;
 }
 
+/* Whether an interpreter other than interp has the hook installed. */
+static int
+other_interpreter_active(PyInterpreterState *interp)
+{
+    int found = 0;
+    PyThread_acquire_lock(_PyRuntime.interpreters.mutex, WAIT_LOCK);
+    for (PyInterpreterState *other = _PyRuntime.interpreters.head;
+         other != NULL; other = other->next)
+    {
+        if (other != interp && other->eval_frame == _PyPerf_EvalFrame) {
+            found = 1;
+            break;
+        }
+    }
+    PyThread_release_lock(_PyRuntime.interpreters.mutex);
+    return found;
+}
+
 int
 _PyPerf_Activate(PyThreadState *tstate, const char *name)
 {
@@ -950,6 +1053,12 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
         return -1;
     }
     PyInterpreterState *interp = tstate->interp;
+    if (perf_state.finalized) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot activate the perf trampoline: the "
+                        "interpreter is shutting down");
+        return -1;
+    }
     if (interp->eval_frame != NULL && interp->eval_frame != _PyPerf_EvalFrame)
     {
         PyErr_SetString(PyExc_RuntimeError,
@@ -957,13 +1066,26 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
                         "frame evaluation function (PEP 523) is installed");
         return -1;
     }
+    if (perf_state.backend != NULL && perf_state.backend != backend
+        && !perf_state.failed && other_interpreter_active(interp))
+    {
+        /* One output per process: switching it under an interpreter that
+           asked for the other backend would silently move its functions
+           to a file its user does not read. */
+        PyErr_Format(PyExc_RuntimeError,
+                     "cannot activate the perf trampoline with the %s "
+                     "backend: another interpreter uses the %s backend "
+                     "(one backend per process)", backend->name,
+                     perf_state.backend->name);
+        return -1;
+    }
     if (perf_state.backend != backend || perf_state.failed) {
         if (perf_state.backend != NULL && perf_state.backend != backend
             && perf_state.backend->flush() < 0)
         {
             /* The pending records are dropped: that output describes
-               everything again when it is next used. */
-            new_output();
+               them again when it is next used. */
+            resync_output();
         }
         perf_state.error[0] = '\0';
         if (backend->open() < 0) {
@@ -1024,6 +1146,10 @@ _PyPerf_IsActive(PyThreadState *tstate)
 PyStatus
 _PyPerf_InitInterpreter(PyThreadState *tstate)
 {
+    if (_Py_IsMainInterpreter(tstate->interp)) {
+        /* Py_Initialize() after Py_Finalize() (embedders) */
+        perf_state.finalized = 0;
+    }
     int which;
     PyStatus status = _PyPerf_ReadConfig(_PyInterpreterState_GetConfig(
                                              tstate->interp), &which);
@@ -1101,9 +1227,9 @@ _PyPerf_FlushAll(void)
         failed = 1;
     }
     if (failed) {
-        /* The writers drop what they could not write: describe
-           everything again if the output is used again. */
-        new_output();
+        /* The writers drop what they could not write: describe it
+           again if the output is used again. */
+        resync_output();
     }
 }
 
@@ -1113,6 +1239,7 @@ _PyPerf_Fini(void)
     /* No new trampolined calls from here on; frames already inside
        trampolines finish normally (the arenas stay). */
     remove_all_hooks();
+    perf_state.finalized = 1;
     if (perf_state.backend != NULL) {
         (void)perf_state.backend->close();
         perf_state.backend = NULL;
@@ -1143,9 +1270,8 @@ void
 _PyPerf_AfterForkChild(void)
 {
     int persist = perf_state.persist_after_fork;
-    if (_PyPerfMap_AfterForkChild(persist) < 0
-        && perf_state.backend == &_PyPerf_MapBackend)
-    {
+    int map_copied = _PyPerfMap_AfterForkChild(persist);
+    if (map_copied != 1 && perf_state.backend == &_PyPerf_MapBackend) {
         /* The child's map is not a copy of the parent's after all: go on
            as without persist-after-fork, describing what the child runs
            (or, if the map cannot be written at all, failing as usual). */
@@ -1159,8 +1285,9 @@ _PyPerf_AfterForkChild(void)
         return;
     }
     /* The other backend's output is new in the child, unless it is the
-       map and persist-after-fork copied it. */
-    if (!persist || perf_state.backend == &_PyPerf_MapBackend) {
+       map and persist-after-fork copied it (not when the parent had
+       closed it with PyUnstable_PerfMapState_Fini()). */
+    if (perf_state.backend == &_PyPerf_MapBackend || map_copied != 1) {
         perf_state.other_output_gen++;
     }
     if (persist) {

@@ -103,6 +103,12 @@ typedef struct {
        (buffers are discarded, descriptors closed).  If persist is true the
        child's output starts as a copy of the parent's. */
     int (*after_fork_child)(int persist);
+    /* After a failure, which lost what was buffered but not what reached
+       the file: call found(code_addr, arg) for every record in this
+       process's file, so that only the others are described again.
+       Returns -1 if the file cannot be read (then all are). */
+    int (*scan_written)(void (*found)(uintptr_t code_addr, void *arg),
+                        void *arg);
 } _PyPerf_Backend;
 
 extern const _PyPerf_Backend _PyPerf_MapBackend;
@@ -110,6 +116,40 @@ extern const _PyPerf_Backend _PyPerf_JitBackend;
 
 /* Record a human-readable error for the manager's warning; printf-style. */
 extern void _PyPerf_SetError(const char *format, ...);
+
+/* Copy len bytes of UTF-8 from src to dst (which may be src), replacing
+   each character that perf or a reader of the map could take for the end
+   of a line with '?': ASCII control characters and DEL, the C1 controls
+   U+0080..U+009F, U+2028 and U+2029 (str.splitlines() splits on them).
+   Returns the number of bytes written, at most len. */
+static inline size_t
+_PyPerf_SanitizeName(char *dst, const char *src, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (c < 0x20 || c == 0x7f) {
+            dst[n++] = '?';
+        }
+        else if (c == 0xc2 && i + 1 < len && s[i + 1] >= 0x80
+                 && s[i + 1] <= 0x9f)
+        {
+            dst[n++] = '?';
+            i += 1;
+        }
+        else if (c == 0xe2 && i + 2 < len && s[i + 1] == 0x80
+                 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9))
+        {
+            dst[n++] = '?';
+            i += 2;
+        }
+        else {
+            dst[n++] = (char)c;
+        }
+    }
+    return n;
+}
 
 /* perf map writer, shared by the "perf" backend and the PyUnstable_* perf
    map API (Python/perf_map.c).  Thread-safe. */
@@ -120,7 +160,16 @@ extern int _PyPerfMap_Flush(void);
 extern int _PyPerfMap_Close(void);
 extern void _PyPerfMap_BeforeFork(void);
 extern void _PyPerfMap_AfterForkParent(void);
+/* In a fork child: drop the parent's map; if persist, start the child's
+   as a copy of it.  Returns 1 if the child's map is such a copy, 0 if
+   nothing was copied (not persist, or the parent had no map open), -1 if
+   the copy failed. */
 extern int _PyPerfMap_AfterForkChild(int persist);
+/* Whether the file st, at one of this pid's perf paths, was last written
+   before this process started: the leftover of an earlier process with
+   the same pid (Python/perf_map.c; the jitdump writer uses it too). */
+struct stat;
+extern int _PyPerf_WrittenBeforeStart(const struct stat *st);
 /* Flush if data has waited longer than the flush delay (cheap when clean).
    Returns -1 if a flush failed. */
 extern int _PyPerfMap_MaybeFlush(void);
@@ -380,6 +429,10 @@ struct _perf_runtime_state {
        it there, and so do deactivation and finalization. */
     int flush_failed;
     int persist_after_fork;
+    /* Set by _PyPerf_Fini(), cleared when the main interpreter starts
+       again: activating in between (a __del__ run by the finalization)
+       would write to buffers nobody flushes any more. */
+    int finalized;
     /* When the backend (other than the map writer, which tracks its own)
        got data not yet flushed, or 0. */
     int64_t dirty_ns;

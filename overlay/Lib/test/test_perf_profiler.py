@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import textwrap
 import time
 import unittest
@@ -43,7 +44,8 @@ PERF_ENV_VARS = ("PYTHONPERFSUPPORT", "PYTHON_PERF_JIT_SUPPORT")
 
 # <start hex> <size hex> py::<qualname>:<filename>
 MAP_LINE_RE = re.compile(r"[0-9a-f]+ [0-9a-f]+ py::\S.*:.*")
-CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Anything that ends a line for perf or for str.splitlines().
+CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Children print "pid=<n>" for every process whose files must be removed.
 PID_LINE_RE = re.compile(r"^pid=(\d+)$", re.MULTILINE)
 
@@ -367,6 +369,23 @@ class TestSysAPI(PerfTestCase):
         names = self.perf_map_names(res.pid)
         self.assertEqual(names.count(f"py::called_once:{script}"), 1, names)
 
+    def test_activate_during_finalization_refused(self):
+        # After the output was finished at shutdown, an activation (here
+        # from a __del__ run by the finalization) would fill buffers that
+        # are never written: refused with an exception instead.
+        _, res = self.run_script("""
+            import builtins, sys
+            def late():
+                return 1
+            class D:
+                def __del__(self):
+                    late()
+                    sys.activate_stack_trampoline("perf")
+            builtins.keep = D()
+            """)
+        self.assertIn("RuntimeError: cannot activate the perf trampoline: "
+                      "the interpreter is shutting down", res.err)
+
     def test_deactivate_when_never_active(self):
         res = self.run_python("-c", textwrap.dedent("""
             import sys
@@ -460,6 +479,28 @@ class TestSysAPI(PerfTestCase):
         self.assertEqual(self.values(res.out)["total"], str(sum(range(300))))
         self.read_perf_map(res.pid)
         self.read_jitdump(res.pid)
+
+    def test_foreign_hook_calls_as_in_3_11(self):
+        # Off means off, for another PEP 523 hook too: 3.11 runs a
+        # specialized __getitem__ (BINARY_SUBSCR_GETITEM) inlined without
+        # consulting the hook (3.12 changed that), and so must this build.
+        import_helper.import_module("_testinternalcapi")
+        _, res = self.run_script("""
+            import _testinternalcapi
+            class C:
+                def __getitem__(self, i):
+                    return i
+            def f():
+                c = C()
+                return sum(c[i] for i in range(20))
+            f(); f()                    # specialized by now
+            record = []
+            _testinternalcapi.set_eval_frame_record(record)
+            f()
+            _testinternalcapi.set_eval_frame_default()
+            print(f"seen={sorted(set(record))}")
+            """)
+        self.assertEqual(self.values(res.out)["seen"], "['<genexpr>', 'f']")
 
     def test_foreign_eval_frame_hook(self):
         import_helper.import_module("_testinternalcapi")
@@ -588,6 +629,14 @@ class TestStartup(PerfTestCase):
                 with self.subTest(name=name, value=value):
                     res = self.assertStartupError(name, env={name: value})
                     self.assertIn(value, res.err)
+
+    def test_env_var_invalid_long_value_shown_cut(self):
+        # The message shows printable ASCII only and marks a cut value.
+        value = "a" * 34 + "\u00e9" * 10
+        res = self.assertStartupError("PYTHONPERFSUPPORT",
+                                      env={"PYTHONPERFSUPPORT": value})
+        self.assertIn("PYTHONPERFSUPPORT=" + "a" * 34 + "??...: invalid",
+                      res.err)
 
     def test_env_ignored_with_E_and_I(self):
         for flag in ("-E", "-I"):
@@ -768,6 +817,7 @@ class TestPerfMap(PerfTestCase):
             make("evil\r1 1 py::forged_cr:x.py")()
             make("evil\x002 2 py::forged_nul:x.py")()
             make("tab\there\x1bescape")()
+            make("nel\x85csi\x9bls\u2028ps\u2029end")()
             ns = {}
             exec(compile("def in_bad_file():\n    return 1\n",
                          "a\nb.py", "exec"), ns)
@@ -789,6 +839,7 @@ class TestPerfMap(PerfTestCase):
             f"py::evil?1 1 py::forged_cr:x.py:{script}",
             f"py::evil?2 2 py::forged_nul:x.py:{script}",
             f"py::tab?here?escape:{script}",
+            f"py::nel?csi?ls?ps?end:{script}",
             "py::in_bad_file:a?b.py",
             "py::in_surrogate_file:s\\udcff.py",
             f"py::caf\u00e9:{script}",
@@ -852,6 +903,12 @@ class TestPerfMap(PerfTestCase):
                 self.assertEqual("1000 10 py::earlier:x.py" in lines, kept)
                 self.assertIn(f"py::mine:{script}", self.map_names(lines))
 
+    def assertRefusalWarning(self, err, cause):
+        self.assertIn("RuntimeWarning: perf trampoline (perf backend) not "
+                      "activated: /tmp/perf-", err)
+        self.assertIn(cause, err)
+        self.assertIn("refusing", err)
+
     def test_symlink_refused(self):
         target = os.path.join(self.tmpdir(), "target.txt")
         with open(target, "w") as f:
@@ -864,11 +921,14 @@ class TestPerfMap(PerfTestCase):
                 return n + 1
             # Refused with a warning; the program goes on untrampolined.
             sys.activate_stack_trampoline("perf")
+            print(f"active={sys.is_stack_trampoline_active()}")
             total = sum(f(i) for i in range(100))
             sys.deactivate_stack_trampoline()
             print(f"total={total}")
             """, args=[target])
         self.assertEqual(self.values(res.out)["total"], str(5050))
+        self.assertEqual(self.values(res.out)["active"], "False")
+        self.assertRefusalWarning(res.err, "symbolic link")
         with open(target) as f:
             self.assertEqual(f.read(), "untouched\n")
         path = perf_map_file(res.pid)
@@ -890,11 +950,14 @@ class TestPerfMap(PerfTestCase):
                 return n * 2
             # Refused with a warning; the program goes on untrampolined.
             sys.activate_stack_trampoline("perf")
+            print(f"active={sys.is_stack_trampoline_active()}")
             total = sum(f(i) for i in range(100))
             sys.deactivate_stack_trampoline()
             print(f"total={total}")
             """)
         self.assertEqual(self.values(res.out)["total"], str(9900))
+        self.assertEqual(self.values(res.out)["active"], "False")
+        self.assertRefusalWarning(res.err, "owned by")
         with open(perf_map_file(res.pid)) as f:
             self.assertEqual(f.read(), "foreign\n")
 
@@ -979,6 +1042,86 @@ class TestPerfMap(PerfTestCase):
             """, "-X", "perf")
         self.assertIn(f"py::before_os_exit:{script}",
                       self.perf_map_names(res.pid))
+
+    def test_flushed_at_exec(self):
+        # exec() ends this image as _exit() does: nothing buffered may be
+        # lost (samples taken before the exec belong to this pid's file).
+        for backend in ("perf", "perf_jit"):
+            with self.subTest(backend=backend):
+                script, res = self.run_script("""
+                    import os
+                    def before_exec():
+                        return 1
+                    before_exec()
+                    os.execv("/bin/true", ["true"])
+                    """, "-X", backend)
+                if backend == "perf":
+                    names = self.perf_map_names(res.pid)
+                else:
+                    names = self.jit_names(self.read_jitdump(res.pid))
+                self.assertIn(f"py::before_exec:{script}", names)
+
+    def test_not_described_twice_after_a_failed_write(self):
+        # A write fails part of the way (RLIMIT_FSIZE, as a full disk
+        # would): the writer cuts the file back to its last complete
+        # record and the backend is disabled.  Activated again, it
+        # describes only what did not reach the file: one map line and
+        # one CODE_LOAD per function (a second CODE_LOAD makes perf inject
+        # write a second jitted-*.so).
+        source = """
+            import os, resource, signal, sys
+            backend = sys.argv[1]
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            def make(prefix, n):
+                funcs = []
+                for i in range(n):
+                    ns = {}
+                    exec(f"def {prefix}{i}(): return {i}", ns)
+                    funcs.append(ns[f"{prefix}{i}"])
+                return funcs
+            first, second = make("first", 50), make("second", 400)
+            sys.activate_stack_trampoline(backend)
+            for f in first:
+                f()
+            sys.deactivate_stack_trampoline()      # written out
+            path = (f"/tmp/perf-{os.getpid()}.map" if backend == "perf"
+                    else f"/tmp/jit-{os.getpid()}.dump")
+            soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.setrlimit(resource.RLIMIT_FSIZE,
+                               (os.path.getsize(path) + 4000, hard))
+            sys.activate_stack_trampoline(backend)
+            for f in second:
+                f()
+            sys.deactivate_stack_trampoline()      # fails part of the way
+            print(f"failed={not sys.is_stack_trampoline_active()}")
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            sys.activate_stack_trampoline(backend)
+            for f in first + second:
+                f()
+            print(f"active={sys.is_stack_trampoline_active()}")
+            """
+        for backend in ("perf", "perf_jit"):
+            with self.subTest(backend=backend):
+                _, res = self.run_script(source, args=[backend])
+                self.assertIn("RuntimeWarning", res.err)
+                self.assertEqual(self.values(res.out)["active"], "True")
+                if backend == "perf":
+                    lines = self.read_perf_map(res.pid)
+                    names = self.map_names(lines)
+                    addrs = [line.split(" ", 1)[0] for line in lines]
+                else:
+                    loads = [r for r in self.read_jitdump(res.pid).records
+                             if r.id == JIT_CODE_LOAD]
+                    names = [r.fields["name"] for r in loads]
+                    addrs = [r.fields["code_addr"] for r in loads]
+                    indexes = [r.fields["code_index"] for r in loads]
+                    self.assertEqual(len(indexes), len(set(indexes)))
+                self.assertEqual(len(addrs), len(set(addrs)),
+                                 "a function was described twice")
+                for prefix, n in (("first", 50), ("second", 400)):
+                    self.assertEqual(
+                        sum(name.startswith(f"py::{prefix}")
+                            for name in names), n)
 
     def test_flushed_at_deactivation(self):
         script = self.make_script("""
@@ -1073,10 +1216,13 @@ class TestJitDump(PerfTestCase):
         # create was left by an earlier process with the same pid: it is
         # replaced, not a reason to refuse profiling for good.
         script, res = self.run_script("""
-            import os, sys, warnings
+            import os, sys, time, warnings
             path = f"/tmp/jit-{os.getpid()}.dump"
             with open(path, "wb") as f:
                 f.write(b"left by a dead process")
+            # Last written before this process started.
+            then = time.time() - 3600
+            os.utime(path, (then, then))
             def after_leftover(): return 1
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
@@ -1281,6 +1427,31 @@ class TestFork(PerfTestCase):
             """)
         self.assertNamed(self.perf_map_names(self.child_pids(res.out)[0]),
                          script, present=["before_fork", "child_only"])
+
+    def test_fork_persist_after_the_map_was_closed(self):
+        # perf_jit is current and the parent closed its map writer
+        # (PyUnstable_PerfMapState_Fini()): nothing is copied, so when the
+        # child goes back to the map backend it describes what it runs
+        # (its map lacked the functions the parent had put in its map).
+        script, res = self.run_script("""
+            import os, sys, _testinternalcapi as t
+            def described_in_parent_map(): return 1
+            sys.activate_stack_trampoline("perf")
+            described_in_parent_map()
+            sys.activate_stack_trampoline("perf_jit")
+            t.perf_map_state_fini()
+            t.perf_trampoline_set_persist_after_fork(1)
+            pid = os.fork()
+            if pid == 0:
+                sys.activate_stack_trampoline("perf")
+                described_in_parent_map()
+                sys.deactivate_stack_trampoline()
+                os._exit(0)
+            print(f"pid={pid}", flush=True)
+            os.waitpid(pid, 0)
+            """)
+        self.assertNamed(self.perf_map_names(self.child_pids(res.out)[0]),
+                         script, present=["described_in_parent_map"])
 
     def test_fork_perf_jit(self):
         script, res, (child1, child2) = self.run_fork_script("perf_jit")
@@ -1555,13 +1726,30 @@ class TestCAPI(PerfTestCase):
         # Order between the buffered entry and the copy is not specified.
         self.assertEqual(sorted(lines), sorted(["42 8 py::own:z.py"] + copied))
 
-    def test_set_persist_after_fork_returns(self):
-        res = self.run_python("-c", textwrap.dedent("""
-            import _testinternalcapi as t
-            print(t.perf_trampoline_set_persist_after_fork(1))
-            print(t.perf_trampoline_set_persist_after_fork(0))
-            """))
-        self.assertEqual(res.out.split(), ["0", "0"])
+    @unittest.skipUnless(hasattr(os, "fork"), "needs os.fork()")
+    def test_set_persist_after_fork_turned_off_again(self):
+        # enable=0 after enable=1: the next child's map lists only what the
+        # child runs, as by default.
+        script, res = self.run_script("""
+            import os, sys, _testinternalcapi as t
+            def in_parent(): return 1
+            sys.activate_stack_trampoline("perf")
+            in_parent()
+            print(f"on={t.perf_trampoline_set_persist_after_fork(1)}")
+            print(f"off={t.perf_trampoline_set_persist_after_fork(0)}")
+            pid = os.fork()
+            if pid == 0:
+                def in_child(): return 2
+                in_child()
+                os._exit(0)
+            print(f"pid={pid}", flush=True)
+            os.waitpid(pid, 0)
+            """)
+        values = self.values(res.out)
+        self.assertEqual((values["on"], values["off"]), ("0", "0"))
+        [child] = self.child_pids(res.out)
+        self.assertNamed(self.perf_map_names(child), script,
+                         present=["in_child"], absent=["in_parent"])
 
 
 # ---------------------------------------------------------------------------
@@ -1799,11 +1987,12 @@ class TestTrampolinedExecution(PerfTestCase):
             """
         _, plain = self.run_script(source)
         self.assertEqual(self.values(plain.out)["result"], "100000")
-        _, res = self.run_script(source, "-X", "perf", name="script2")
+        script, res = self.run_script(source, "-X", "perf", name="script2")
         # Past a quarter of the C stack from its end, calls are inlined
         # without a record: no C stack at all, as without perf support.
         self.assertEqual(self.values(res.out)["result"], "100000")
         self.assertEqual(self.values(res.out)["after"], "100")
+        self.assertIn(f"py::down:{script}", self.perf_map_names(res.pid))
 
     def test_recursion_through_c(self):
         # Frames entered from C (here by f(*a, **k)) each take a stub with
@@ -1843,12 +2032,18 @@ class TestTrampolinedExecution(PerfTestCase):
                                      (1000, 640)):
                 with self.subTest(backend=backend, limit=limit,
                                   stack_kib=stack_kib):
-                    _, res = self.run_script(
+                    script, res = self.run_script(
                         source, "-X", backend,
                         args=(str(limit), str(stack_kib)))
                     where = "thread" if stack_kib else "main"
                     self.assertEqual(self.values(res.out).get(where),
                                      "RecursionError", res.err)
+                    if backend == "perf":
+                        names = self.perf_map_names(res.pid)
+                    else:
+                        names = self.jit_names(self.read_jitdump(res.pid))
+                    self.assertIn(f"py::deco.<locals>.wrapper:{script}",
+                                  names)
 
     def test_throw_into_generator_with_unencodable_filename(self):
         # The first resume through the hook is a throw(): the thrown
@@ -1875,8 +2070,10 @@ class TestTrampolinedExecution(PerfTestCase):
     def test_debug_allocator(self):
         res = self.run_python("-X", "perf", self.script,
                               env={"PYTHONMALLOC": "debug"})
+        self.assertEqual(res.err, "")
         _, plain = self.run_workload()
         self.assertEqual(self.values(res.out), plain)
+        self.assertIn(f"py::fib:{self.script}", self.perf_map_names(res.pid))
 
     def test_subinterpreters(self):
         import_helper.import_module("_testcapi")
@@ -1903,6 +2100,37 @@ class TestTrampolinedExecution(PerfTestCase):
         self.assertEqual(self.values(res.out), {
             "r1": "0", "r2": "0", "main": "1", "active": "True"})
         self.assertIn(f"py::in_main:{script}",
+                      self.perf_map_names(res.pid))
+
+    def test_subinterpreter_cannot_switch_backend(self):
+        # The backend (and so the output file) is one per process: an
+        # interpreter may not move the others' functions to another file.
+        import_helper.import_module("_testcapi")
+        script, res = self.run_script('''
+            import _testcapi, os, sys
+            code = """if 1:
+                import sys
+                try:
+                    sys.activate_stack_trampoline("perf_jit")
+                except RuntimeError as exc:
+                    print(f"error={exc}")
+                sys.activate_stack_trampoline("perf")
+                print(f"sub_active={sys.is_stack_trampoline_active()}")
+                """
+            print(f"r={_testcapi.run_in_subinterp(code)}")
+            def after_sub():
+                return 1
+            after_sub()
+            print(f"active={sys.is_stack_trampoline_active()}")
+            print(f"dump={os.path.exists(f'/tmp/jit-{os.getpid()}.dump')}")
+            ''', "-X", "perf", name="subinterp")
+        self.assertEqual(self.values(res.out), {
+            "error": "cannot activate the perf trampoline with the "
+                     "perf_jit backend: another interpreter uses the perf "
+                     "backend (one backend per process)",
+            "sub_active": "True", "r": "0", "active": "True",
+            "dump": "False"})
+        self.assertIn(f"py::after_sub:{script}",
                       self.perf_map_names(res.pid))
 
     def test_expected_values(self):
@@ -2229,7 +2457,7 @@ class TestPerfProfiler(PerfTestCase):
             f"expected stack; examples of others: "
             f"{[s for s in in_spin if s != self.DEEP_EXPECTED][:3]}")
         # And the inlined calls ran on frame records, not as C calls: one
-        # evaluator activation per 16 levels (and the module's), not one
+        # evaluator activation per 33 levels (and the module's), not one
         # per level.
         activations = sorted(
             sum("_PyEval_EvalFrameDefault" in sym for sym in s) for s in raw)
@@ -2290,6 +2518,322 @@ class TestPerfProfiler(PerfTestCase):
         for name in os.listdir("/tmp"):
             if name.startswith(f"jitted-{pid}-") and name.endswith(".so"):
                 os_helper.unlink(os.path.join("/tmp", name))
+
+
+# ---------------------------------------------------------------------------
+# 11. Edge cases of the map and jitdump writers
+# ---------------------------------------------------------------------------
+
+# Prints every warning of activation and deactivation as "warning=<text>".
+ACTIVATE_PRINTING_WARNINGS = """
+import sys, warnings
+def activate(backend):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sys.activate_stack_trampoline(backend)
+    for w in caught:
+        print(f"warning={w.message}")
+"""
+
+
+class TestWriterEdgeCases(PerfTestCase):
+
+    def make_tmp_file(self, content=b""):
+        """A file of ours in /tmp itself (a hard link needs the same file
+        system as the perf files), removed after the test."""
+        fd, path = tempfile.mkstemp(dir="/tmp", prefix="test_perf_")
+        self.addCleanup(os_helper.unlink, path)
+        with open(fd, "wb") as f:
+            f.write(content)
+        return path
+
+    def test_hardlinked_map_refused(self):
+        # A hard link at the map's path names another file: it is neither
+        # emptied as a leftover (when old) nor appended to (when recent).
+        source = ACTIVATE_PRINTING_WARNINGS + """
+import os, time
+victim = sys.argv[1]
+os.link(victim, f"/tmp/perf-{os.getpid()}.map")
+if sys.argv[2] == "old":
+    then = time.time() - 3600
+    os.utime(victim, (then, then))
+def f(n):
+    return n + 1
+activate("perf")
+total = sum(f(i) for i in range(100))
+sys.deactivate_stack_trampoline()
+print(f"total={total}")
+"""
+        for case in ("old", "recent"):
+            with self.subTest(case=case):
+                victim = self.make_tmp_file(b"victim\n")
+                os.chmod(victim, 0o644)
+                _, res = self.run_script(source, args=[victim, case])
+                self.assertEqual(self.values(res.out)["total"], "5050")
+                with open(victim, "rb") as f:
+                    self.assertEqual(f.read(), b"victim\n")
+                self.assertEqual(stat.S_IMODE(os.stat(victim).st_mode),
+                                 0o644)
+                self.assertIn("has 2 hard links", res.out)
+
+    def test_hardlinked_jitdump_not_reopened(self):
+        # The dump is closed at Py_Finalize() and reopened by the next
+        # Py_Initialize() of an embedding application; a dump that got a
+        # second name in between is not reopened and appended to.
+        testembed = os.path.join(os.path.dirname(sys.executable),
+                                 "Programs", "_testembed")
+        if not os.path.exists(testembed):
+            self.skipTest("needs Programs/_testembed of a build tree")
+        link = self.make_tmp_file()
+        os.unlink(link)
+        code = ACTIVATE_PRINTING_WARNINGS + f"""
+import os
+path = f"/tmp/jit-{{os.getpid()}}.dump"
+if os.path.exists(path) and not os.path.exists({link!r}):
+    os.link(path, {link!r})
+    print(f"linked={{os.stat(path).st_size}}")
+activate("perf_jit")
+def f(n):
+    return n + 1
+f(1)
+"""
+        with subprocess.Popen([testembed, "test_repeated_init_exec", code],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=child_env(),
+                              cwd=os.path.dirname(sys.executable),
+                              preexec_fn=remove_own_stale_files) as proc:
+            self.track_pid(proc.pid)
+            out, err = proc.communicate(timeout=support.SHORT_TIMEOUT)
+        self.assertEqual(proc.returncode, 0, err)
+        # Created and closed by the first cycle, refused by the 3 others.
+        size = int(self.values(out)["linked"])
+        self.assertEqual(os.stat(jit_dump_file(proc.pid)).st_size, size)
+        self.assertEqual(out.count(f"jit-{proc.pid}.dump has 2 hard links"),
+                         3, out)
+        self.read_jitdump(proc.pid)
+
+    def test_copy_perf_map_file_refuses_endless_sources(self):
+        # The process's own map, a FIFO and /dev/zero never reach their end
+        # while being copied: they are refused at once.  (Were the copy to
+        # loop, RLIMIT_FSIZE, SIGXFSZ and an alarm end the child instead of
+        # filling /tmp or hanging.)  A regular file is copied up to the
+        # size it had at the start: 0 bytes for a /proc file.
+        import_helper.import_module("_testinternalcapi")
+        fifo = os.path.join(self.tmpdir(), "fifo")
+        os.mkfifo(fifo)
+        _, res = self.run_script("""
+import os, resource, signal, sys, _testinternalcapi as t
+assert t.perf_map_state_init() == 0
+assert t.write_perf_map_entry(0x42, 0x8, "py::own:z.py") == 0
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, hard))
+signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+signal.alarm(3)
+copy = t.copy_perf_map_file
+print(f"self={copy(f'/tmp/perf-{os.getpid()}.map')}")
+print(f"fifo={copy(sys.argv[1])}")
+print(f"zero={copy('/dev/zero')}")
+print(f"proc={copy('/proc/self/status')}")
+signal.alarm(0)
+t.perf_map_state_fini()
+""", args=[fifo])
+        self.assertEqual(self.values(res.out), {
+            "self": "-1", "fifo": "-1", "zero": "-1", "proc": "0"})
+        self.assertEqual(self.read_perf_map(res.pid, check_format=False),
+                         ["42 8 py::own:z.py"])
+
+    def test_own_map_never_a_leftover(self):
+        # A map this process wrote is not emptied when the process opens it
+        # again, even if its mtime now looks older than the process (the
+        # wall clock stepped forward in between: NTP, a VM resume).
+        import_helper.import_module("_testinternalcapi")
+        _, res = self.run_script("""
+import os, time, _testinternalcapi as t
+path = f"/tmp/perf-{os.getpid()}.map"
+assert t.perf_map_state_init() == 0
+assert t.write_perf_map_entry(0x1000, 0x10, "jit::first") == 0
+t.perf_map_state_fini()
+then = time.time() - 3600
+os.utime(path, (then, then))
+assert t.perf_map_state_init() == 0
+assert t.write_perf_map_entry(0x2000, 0x10, "jit::second") == 0
+t.perf_map_state_fini()
+""")
+        self.assertEqual(self.read_perf_map(res.pid, check_format=False),
+                         ["1000 10 jit::first", "2000 10 jit::second"])
+
+    def test_fork_child_still_tests_its_first_open(self):
+        # What the parent remembers about its own map does not carry over
+        # to a fork child: a leftover at the child's path is emptied.
+        import_helper.import_module("_testinternalcapi")
+        _, res = self.run_script("""
+import os, time, _testinternalcapi as t
+assert t.perf_map_state_init() == 0
+assert t.write_perf_map_entry(0x1000, 0x10, "jit::parent") == 0
+pid = os.fork()
+if pid == 0:
+    path = f"/tmp/perf-{os.getpid()}.map"
+    with open(path, "w") as f:
+        f.write("dead 10 jit::left_by_a_dead_process\\n")
+    then = time.time() - 3600
+    os.utime(path, (then, then))
+    assert t.write_perf_map_entry(0x2000, 0x10, "jit::child") == 0
+    t.perf_map_state_fini()
+    os._exit(0)
+print(f"pid={pid}")
+os.waitpid(pid, 0)
+t.perf_map_state_fini()
+""")
+        child = self.child_pids(res.out)[0]
+        self.assertEqual(self.read_perf_map(child, check_format=False),
+                         ["2000 10 jit::child"])
+        self.assertEqual(self.read_perf_map(res.pid, check_format=False),
+                         ["1000 10 jit::parent"])
+
+    def test_jitdump_refusal_names_the_cause(self):
+        # A planted dump is refused with a warning that says why, like the
+        # map writer's, without a second "perf_jit:" after "(perf_jit
+        # backend)".
+        target = os.path.join(self.tmpdir(), "target")
+        with open(target, "wb") as f:
+            f.write(b"untouched")
+        source = ACTIVATE_PRINTING_WARNINGS + """
+import os
+path = f"/tmp/jit-{os.getpid()}.dump"
+case = sys.argv[1]
+if case == "symlink":
+    os.symlink(sys.argv[2], path)
+elif case == "fifo":
+    os.mkfifo(path)
+else:
+    with open(path, "wb") as f:
+        f.write(b"foreign")
+    os.chown(path, 65534, 65534)
+activate("perf_jit")
+"""
+        cases = {"symlink": "is a symbolic link",
+                 "fifo": "exists and is not a regular file",
+                 "foreign": "is owned by uid 65534"}
+        if os.geteuid() != 0:
+            del cases["foreign"]     # needs root to chown
+        for case, cause in cases.items():
+            with self.subTest(case=case):
+                _, res = self.run_script(source, args=[case, target])
+                warning = self.values(res.out)["warning"]
+                self.assertIn(f"/tmp/jit-{res.pid}.dump {cause}", warning)
+                self.assertNotIn("perf_jit:", warning)
+                self.assertNotIn("not ours", warning)
+        with open(target, "rb") as f:
+            self.assertEqual(f.read(), b"untouched")
+
+    def test_write_perf_map_entry_unicode_line_breaks(self):
+        # str.splitlines() also breaks lines at the C1 controls U+0080..
+        # U+009F and at U+2028/U+2029: each becomes one "?", like a C0
+        # control.  Other non-ASCII characters are kept.
+        import_helper.import_module("_testinternalcapi")
+        _, res = self.run_script("""
+import _testinternalcapi as t
+w = t.write_perf_map_entry
+name = "a\x80b\x85c\x9fd\u2028e\u2029f\xa0g\u2027h\u00e9i\u20ac"
+assert w(0x1000, 0x10, name) == 0
+assert w(0x2000, 0x10, "end\x85") == 0
+t.perf_map_state_fini()
+""")
+        with open(perf_map_file(res.pid), encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines, [
+            "1000 10 a?b?c?d?e?f\xa0g\u2027h\u00e9i\u20ac",
+            "2000 10 end?"])
+
+    def test_jitdump_continued_after_exec(self):
+        # A process that re-execs itself under perf_jit keeps the dump of
+        # its first image (perf inject finds it through that image's mmap):
+        # the new image maps it again and appends to it after its last
+        # complete record, with code_index going on.  A torn record or a
+        # CODE_CLOSE at its end is cut.
+        source = ACTIVATE_PRINTING_WARNINGS + """
+import os, struct, time
+path = f"/tmp/jit-{os.getpid()}.dump"
+tail = sys.argv[1]
+def image_one_work(): return 1
+def image_two_work(): return 2
+if len(sys.argv) == 2:
+    activate("perf_jit")
+    image_one_work()
+    sys.deactivate_stack_trampoline()       # flushes the records
+    if tail == "badheader":
+        with open(path, "r+b") as f:
+            f.write(b"\\0\\0\\0\\0")
+    else:
+        with open(path, "ab") as f:
+            if tail == "close":
+                f.write(struct.pack("=IIQ", 3, 16, time.monotonic_ns()))
+            elif tail == "torn":
+                f.write(struct.pack("=IIQ", 0, 400, time.monotonic_ns())
+                        + b"x" * 20)
+    st = os.stat(path)
+    print(f"ino1={st.st_ino}", flush=True)
+    os.execv(sys.executable, [sys.executable, __file__, tail, "2"])
+activate("perf_jit")
+image_two_work()
+with open(path, "rb") as f:
+    data = f.read()
+print(f"ino2={os.stat(path).st_ino}")
+with open("/proc/self/maps") as f:
+    print(f"mapped={path in f.read()}")
+"""
+        script = self.make_script(source)
+        for tail in ("clean", "close", "torn"):
+            with self.subTest(tail=tail):
+                res = self.run_python(script, tail)
+                values = self.values(res.out)
+                self.assertNotIn("warning", values)
+                self.assertEqual(values["ino1"], values["ino2"])
+                self.assertEqual(values["mapped"], "True")
+                dump = self.read_jitdump(res.pid)
+                names = self.jit_names(dump)
+                for func in ("image_one_work", "image_two_work"):
+                    self.assertEqual(names.count(f"py::{func}:{script}"), 1)
+                indexes = [r.fields["code_index"] for r in dump.records
+                           if r.id == JIT_CODE_LOAD]
+                self.assertEqual(indexes, sorted(set(indexes)))
+                ids = [r.id for r in dump.records]
+                self.assertEqual(ids.count(JIT_CODE_CLOSE), 1)
+                self.assertEqual(ids[-1], JIT_CODE_CLOSE)
+        with self.subTest(tail="badheader"):
+            # Not a jitdump of this process: refused, left as it is.
+            res = self.run_python(script, "badheader")
+            values = self.values(res.out)
+            self.assertIn("is not a jitdump of this process",
+                          values["warning"])
+            with open(jit_dump_file(res.pid), "rb") as f:
+                self.assertEqual(f.read(4), b"\0\0\0\0")
+
+    def test_jitdump_of_dead_process_with_same_pid_replaced(self):
+        # A well-formed dump of our pid, last written before this process
+        # started, is another process's: replaced, never continued.
+        script, res = self.run_script(ACTIVATE_PRINTING_WARNINGS + """
+import os, struct, time
+pid = os.getpid()
+path = f"/tmp/jit-{pid}.dump"
+name = b"py::dead:x.py\\0"
+size = (16 + 40 + len(name) + 7) // 8 * 8
+load = struct.pack("=IIQIIQQQQ", 0, size, 1, pid, pid, 0x1000, 0x1000, 0,
+                   7) + name
+with open(path, "wb") as f:
+    f.write(struct.pack("=IIIIIIQQ", 0x4A695444, 1, 40, 62, 0, pid, 1, 0))
+    f.write(load.ljust(size, b"\\0"))
+then = time.time() - 3600
+os.utime(path, (then, then))
+activate("perf_jit")
+def after_dead(): return 1
+after_dead()
+""")
+        self.assertNotIn("warning", self.values(res.out))
+        names = self.jit_names(self.read_jitdump(res.pid))
+        self.assertNotIn("py::dead:x.py", names)
+        self.assertIn(f"py::after_dead:{script}", names)
 
 
 if __name__ == "__main__":
