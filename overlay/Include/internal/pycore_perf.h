@@ -126,6 +126,17 @@ static inline size_t
 _PyPerf_SanitizeName(char *dst, const char *src, size_t len)
 {
     const unsigned char *s = (const unsigned char *)src;
+    unsigned char high = 0;
+    for (size_t i = 0; i < len; i++) {
+        high |= s[i];
+    }
+    if (!(high & 0x80)) {
+        /* All ASCII, the usual case: a loop the compiler vectorizes. */
+        for (size_t i = 0; i < len; i++) {
+            dst[i] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char)s[i];
+        }
+        return len;
+    }
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = s[i];
