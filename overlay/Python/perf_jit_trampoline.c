@@ -621,6 +621,7 @@ drop_inherited_output(perf_jit_state *st)
     st->path[0] = '\0';
     st->file_size = 0;
     st->data_end = 0;
+    st->image_start = 0;
     st->broken = 0;
 }
 
@@ -730,13 +731,14 @@ is_own_regular_file(const char *path, struct stat *info)
 /* Scan the records of a dump from its header to size: return the end of
    the last complete record, not counting a final CODE_CLOSE, and store
    the largest code_index of its CODE_LOADs in *max_index (0 if none);
-   call found(code_addr, arg) for each CODE_LOAD if found is not NULL.  A
+   if found is not NULL, call it for each CODE_LOAD from offset 'from' on
+   (a name too long for the buffer is passed cut: it matches nothing).  A
    record that overruns the end of the file is a torn tail (a write cut
    short by SIGKILL, or a full disk); it and anything after it are left
    out.  Return -1 if the file cannot be read. */
 static off_t
 scan_records(int fd, off_t size, uint64_t *max_index,
-             void (*found)(uintptr_t, void *), void *arg)
+             _PyPerf_FoundFunc found, off_t from, void *arg)
 {
     off_t end = sizeof(jitdump_header);
     off_t data_end = end;
@@ -762,8 +764,19 @@ scan_records(int fd, off_t size, uint64_t *max_index,
             if (load.code_index > *max_index) {
                 *max_index = load.code_index;
             }
-            if (found != NULL) {
-                found((uintptr_t)load.code_addr, arg);
+            if (found != NULL && end >= from) {
+                char name[4352];
+                size_t room = prefix.total_size - sizeof(load);
+                if (room > sizeof(name) - 1) {
+                    room = sizeof(name) - 1;
+                }
+                if (read_all_at(fd, end + (off_t)sizeof(load), name, room)
+                    < 0)
+                {
+                    return -1;
+                }
+                name[room] = '\0';
+                found((uintptr_t)load.code_addr, name, arg);
             }
         }
         end += prefix.total_size;
@@ -827,7 +840,7 @@ continue_file(perf_jit_state *st, const struct stat *seen)
                          "(bad header); refusing to use it", st->path);
         goto error;
     }
-    data_end = scan_records(fd, info.st_size, &max_index, NULL, NULL);
+    data_end = scan_records(fd, info.st_size, &max_index, NULL, 0, NULL);
     if (data_end < 0) {
         _PyPerf_SetError("cannot read %s: %s", st->path, strerror(errno));
         goto error;
@@ -847,6 +860,7 @@ continue_file(perf_jit_state *st, const struct stat *seen)
     st->ino = info.st_ino;
     st->file_size = data_end;
     st->data_end = data_end;
+    st->image_start = data_end;
     st->broken = 0;
     if (st->code_index <= max_index) {
         st->code_index = max_index + 1;
@@ -859,12 +873,42 @@ error:
     return -1;
 }
 
+/* Whether the dump at path was created by this process (an image of it
+   before an exec()): 1 if its header is a jitdump header of this pid
+   created (its CLOCK_MONOTONIC timestamp) since the process started, 0 if
+   it is one created before (a dead process that had the same pid, however
+   recently: a container's pid 1 restarted within a second), -1 if there
+   is no such header or the start time is unknown (then the file's
+   modification time decides, with a second of slack). */
+static int
+created_by_this_process(const char *path)
+{
+    jitdump_header header;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        return -1;
+    }
+    int ok = read_all_at(fd, 0, &header, sizeof(header)) == 0;
+    (void)close(fd);
+    double start = _PyPerf_ProcessStartTime(CLOCK_MONOTONIC);
+    if (!ok || start < 0 || header.magic != JITDUMP_MAGIC
+        || header.total_size != sizeof(header)
+        || header.pid != (uint32_t)getpid())
+    {
+        return -1;
+    }
+    /* The start is rounded down to a clock tick: a header written by this
+       process is never earlier. */
+    return (double)header.timestamp / 1e9 >= start;
+}
+
 /* O_EXCL found /tmp/jit-<pid>.dump taken.  A regular file of our own user
-   there that was last written before this process started is a leftover
-   of an earlier process that had the same pid (pids are recycled; dumps
-   stay behind on purpose): remove it, so that profiling is not refused
-   for the life of this process, and return 0.  One written since was
-   created by this process's image before an exec(): continue it
+   there that was created before this process started (its header says
+   when, see created_by_this_process()) is a leftover of an earlier process
+   that had the same pid (pids are recycled; dumps stay behind on
+   purpose): remove it, so that profiling is not refused for the life of
+   this process, and return 0.  One created since was created by this
+   process's image before an exec(): continue it
    (continue_file()) and return 1.  Anything else (a symlink, a FIFO,
    another user's file, a file that is not this pid's jitdump) is left
    alone and refused: -1 with the error set.  unlink() never follows a
@@ -878,7 +922,10 @@ open_existing(perf_jit_state *st)
     if (!is_own_regular_file(st->path, &info)) {
         return -1;
     }
-    if (!_PyPerf_WrittenBeforeStart(&info)) {
+    int lineage = created_by_this_process(st->path);
+    if (lineage > 0
+        || (lineage < 0 && !_PyPerf_WrittenBeforeStart(&info)))
+    {
         return continue_file(st, &info) < 0 ? -1 : 1;
     }
     if (unlink(st->path) < 0) {
@@ -959,6 +1006,7 @@ create_file(perf_jit_state *st)
     st->ino = info.st_ino;
     st->file_size = sizeof(header);
     st->data_end = sizeof(header);
+    st->image_start = sizeof(header);
     st->broken = 0;
     return 0;
 
@@ -1312,7 +1360,7 @@ perf_jit_flush(void)
    (a failed write was cut back to it, or the dump is "broken" and never
    written again, so nothing needs describing). */
 static int
-perf_jit_scan_written(void (*found)(uintptr_t, void *), void *arg)
+perf_jit_scan_written(_PyPerf_FoundFunc found, void *arg)
 {
     perf_jit_state *st = &perf_jit;
     uint64_t max_index;
@@ -1320,7 +1368,7 @@ perf_jit_scan_written(void (*found)(uintptr_t, void *), void *arg)
         return -1;
     }
     return scan_records(st->fd, (off_t)st->file_size, &max_index, found,
-                        arg) < 0 ? -1 : 0;
+                        (off_t)st->image_start, arg) < 0 ? -1 : 0;
 }
 
 static int

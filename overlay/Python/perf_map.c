@@ -154,12 +154,13 @@ read_proc_file(const char *path, char *buf, size_t size)
     return len > 0 ? 0 : -1;
 }
 
-/* When this process started, in seconds since the epoch, or -1 if the
-   kernel does not say.  /proc/self/stat field 22 is the start in clock
-   ticks after boot; CLOCK_BOOTTIME is the time since boot on the same
-   clock (in a time namespace, both are shifted alike). */
-static double
-process_start_time(void)
+/* When this process started, in seconds on the clock clock_id
+   (CLOCK_REALTIME: since the epoch), or -1 if the kernel does not say.
+   /proc/self/stat field 22 is the start in clock ticks after boot, rounded
+   down; CLOCK_BOOTTIME is the time since boot on the same clock (in a time
+   namespace, both are shifted alike).  exec() keeps the start time. */
+double
+_PyPerf_ProcessStartTime(int clock_id)
 {
     char buf[4096];
     if (read_proc_file("/proc/self/stat", buf, sizeof(buf)) < 0) {
@@ -185,7 +186,7 @@ process_start_time(void)
     long hz = sysconf(_SC_CLK_TCK);
     struct timespec now, boot;
     if (field != 22 || hz <= 0
-        || clock_gettime(CLOCK_REALTIME, &now) != 0
+        || clock_gettime((clockid_t)clock_id, &now) != 0
         || clock_gettime(CLOCK_BOOTTIME, &boot) != 0)
     {
         return -1;
@@ -207,7 +208,7 @@ process_start_time(void)
 int
 _PyPerf_WrittenBeforeStart(const struct stat *st)
 {
-    double start = process_start_time();
+    double start = _PyPerf_ProcessStartTime(CLOCK_REALTIME);
     double mtime = (double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9;
     return start > 0 && mtime < start - 1.0;
 }
@@ -516,6 +517,14 @@ _PyPerfMap_Write(const void *code_addr, size_t code_size,
 int
 _PyPerfMap_Flush(void)
 {
+    if (map_state.pid != (long)getpid()) {
+        /* A child of fork() that PyOS_AfterFork_Child() has not seen (an
+           os.execv() or os._exit() after a fork by C code): the buffer is
+           the parent's, and so may be the lock, held by a thread that does
+           not exist here.  (Unlocked read: only open_locked() writes pid,
+           in the process that owns the map.) */
+        return 0;
+    }
     pthread_mutex_lock(&map_state.lock);
     int result = 0;
     if (map_state.pid == (long)getpid()) {
@@ -751,12 +760,31 @@ map_backend_after_fork_child(int persist)
     return 0;
 }
 
-/* The start address of every complete line of this process's map (the C
-   API's lines too: their addresses are never a trampoline's).  The file
-   is read through a descriptor of its own, opened by name and checked to
-   be the file the writer holds (which is write-only). */
+/* Parse one map line (without its newline) and report it. */
+static void
+report_line(char *line, size_t len, _PyPerf_FoundFunc found, void *arg)
+{
+    line[len] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long addr = strtoull(line, &end, 16);
+    if (end == line || *end != ' ' || errno != 0) {
+        return;
+    }
+    char *size = end + 1;
+    (void)strtoull(size, &end, 16);
+    if (end == size || *end != ' ') {
+        return;
+    }
+    found((uintptr_t)addr, end + 1, arg);
+}
+
+/* Every complete line of this process's map (the C API's lines too: they
+   name their own addresses).  The file is read through a descriptor of
+   its own, opened by name and checked to be the file the writer holds
+   (which is write-only).  Lines too long to be a writer's are skipped. */
 static int
-map_backend_scan_written(void (*found)(uintptr_t, void *), void *arg)
+map_backend_scan_written(_PyPerf_FoundFunc found, void *arg)
 {
     int result = -1;
     pthread_mutex_lock(&map_state.lock);
@@ -770,12 +798,13 @@ map_backend_scan_written(void (*found)(uintptr_t, void *), void *arg)
         goto done;
     }
     struct stat ours, named;
-    if (fstat(map_state.fd, &ours) == 0 && fstat(fd, &named) == 0
-        && ours.st_dev == named.st_dev && ours.st_ino == named.st_ino)
+    char *line = malloc(MAP_NAME_MAX + 64);
+    if (line != NULL && fstat(map_state.fd, &ours) == 0
+        && fstat(fd, &named) == 0 && ours.st_dev == named.st_dev
+        && ours.st_ino == named.st_ino)
     {
-        /* Per line: hex digits, a space, anything, a newline. */
-        uintptr_t addr = 0;
-        int digits = 0, state = 0;  /* 0 address, 1 rest, 2 malformed */
+        size_t len = 0;
+        int skipping = 0;
         char chunk[8192];
         for (;;) {
             ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -787,28 +816,23 @@ map_backend_scan_written(void (*found)(uintptr_t, void *), void *arg)
                 break;
             }
             for (ssize_t i = 0; i < n; i++) {
-                int c = (unsigned char)chunk[i];
-                int lower = c | 0x20;
-                int value = c >= '0' && c <= '9' ? c - '0'
-                            : lower >= 'a' && lower <= 'f' ? lower - 'a' + 10
-                            : -1;
-                if (c == '\n') {
-                    if (state == 1) {
-                        found(addr, arg);
+                if (chunk[i] == '\n') {
+                    if (!skipping) {
+                        report_line(line, len, found, arg);
                     }
-                    addr = 0;
-                    digits = state = 0;
+                    len = 0;
+                    skipping = 0;
                 }
-                else if (state == 0 && value >= 0 && digits < 16) {
-                    addr = addr * 16 + (uintptr_t)value;
-                    digits++;
+                else if (len < MAP_NAME_MAX + 63) {
+                    line[len++] = chunk[i];
                 }
-                else if (state == 0) {
-                    state = c == ' ' && digits > 0 ? 1 : 2;
+                else {
+                    skipping = 1;
                 }
             }
         }
     }
+    free(line);
     close(fd);
 done:
     pthread_mutex_unlock(&map_state.lock);

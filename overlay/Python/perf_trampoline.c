@@ -729,47 +729,73 @@ new_output(void)
     sync_ready();
 }
 
-/* Code addresses of the records in an output's file (resync_output()). */
+/* The records in an output's file, as (code address, hash of the name)
+   pairs (resync_output()). */
 typedef struct {
-    uintptr_t *addrs;
+    uintptr_t addr;
+    uint64_t name_hash;
+} written_record;
+
+typedef struct {
+    written_record *records;
     size_t count;
     size_t capacity;
     int failed;
 } written_set;
 
+/* FNV-1a, 64 bits: a collision would only skip one description. */
+static uint64_t
+name_hash(const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        h = (h ^ *p) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
 static void
-written_found(uintptr_t addr, void *arg)
+written_found(uintptr_t addr, const char *name, void *arg)
 {
     written_set *set = (written_set *)arg;
     if (set->count == set->capacity) {
         size_t capacity = set->capacity ? 2 * set->capacity : 1024;
-        uintptr_t *addrs = realloc(set->addrs, capacity * sizeof(*addrs));
-        if (addrs == NULL) {
+        written_record *records = realloc(set->records,
+                                          capacity * sizeof(*records));
+        if (records == NULL) {
             set->failed = 1;
             return;
         }
-        set->addrs = addrs;
+        set->records = records;
         set->capacity = capacity;
     }
-    set->addrs[set->count++] = addr;
+    set->records[set->count].addr = addr;
+    set->records[set->count].name_hash = name_hash(name);
+    set->count++;
 }
 
 static int
-compare_addrs(const void *a, const void *b)
+compare_records(const void *a, const void *b)
 {
-    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-    return (x > y) - (x < y);
+    const written_record *x = a, *y = b;
+    if (x->addr != y->addr) {
+        return x->addr < y->addr ? -1 : 1;
+    }
+    return (x->name_hash > y->name_hash) - (x->name_hash < y->name_hash);
 }
 
-/* The current output failed: what the writer had buffered is lost, what
-   reached its file stays (a failed write is cut back to the last complete
-   record).  Start a new generation, as for a new output, and take back
-   into it the trampolines whose records the file has, so that only the
-   lost ones are described again (a second map line is harmless, but a
-   second CODE_LOAD makes perf inject write a second jitted-*.so).  A slot
-   address belongs to one trampoline for the life of the process (a
-   persist-after-fork child's copy of the parent's lines names the same
-   ones).  If the file cannot be read, everything is described again. */
+/* Start a new generation of the current output, in which the trampolines
+   whose records its file already has (same address, same name) count as
+   described.  Used where the file is not new: after a failure (what the
+   writer had buffered is lost, what reached the file stays: a failed
+   write is cut back to the last complete record), and when a backend is
+   activated again after Py_Finalize() (the writer reopens its file).
+   Matching the name as well as the address keeps out records that name an
+   address after another function: a fork child's copy of the parent's
+   map (both go on creating trampolines in the same free slots), or an
+   earlier image's map lines after exec() without address randomization
+   (the jitdump writer reports only this image's records).  If the file
+   cannot be read, everything is described again. */
 static void
 resync_output(void)
 {
@@ -777,23 +803,23 @@ resync_output(void)
     const _PyPerf_Backend *backend = perf_state.backend;
     written_set set = {NULL, 0, 0, 0};
     if (backend == NULL || backend->scan_written(written_found, &set) < 0
-        || set.failed)
+        || set.failed || set.count == 0)
     {
-        free(set.addrs);
+        free(set.records);
         return;
     }
-    qsort(set.addrs, set.count, sizeof(*set.addrs), compare_addrs);
+    qsort(set.records, set.count, sizeof(*set.records), compare_records);
     for (size_t i = 0; i < perf_state.table_size; i++) {
         for (_PyPerfTrampoline *t = perf_state.table[i]; t; t = t->next) {
-            uintptr_t key = (uintptr_t)t->entry;
-            if (bsearch(&key, set.addrs, set.count, sizeof(*set.addrs),
-                        compare_addrs) != NULL)
+            written_record key = {(uintptr_t)t->entry, name_hash(t->name)};
+            if (bsearch(&key, set.records, set.count, sizeof(key),
+                        compare_records) != NULL)
             {
                 t->written_gen = perf_state.output_gen;
             }
         }
     }
-    free(set.addrs);
+    free(set.records);
     sync_ready();
 }
 
@@ -1103,11 +1129,14 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
         if (perf_state.backend != backend) {
             if (perf_state.backend != NULL) {
                 switch_outputs();
+                perf_state.backend = backend;
             }
             else {
-                new_output();
+                /* First activation, or the first after Py_Finalize():
+                   the file may have records of this process already. */
+                perf_state.backend = backend;
+                resync_output();
             }
-            perf_state.backend = backend;
         }
         perf_state.failed = 0;
     }

@@ -85,6 +85,10 @@ typedef struct {
     int lineno;                 /* co_firstlineno */
 } _PyPerf_CodeInfo;
 
+/* Called by a backend's scan_written() for each record in its file. */
+typedef void (*_PyPerf_FoundFunc)(uintptr_t code_addr, const char *name,
+                                  void *arg);
+
 /* A backend.  Callbacks return 0 on success and -1 on failure, with a
    message recorded by _PyPerf_SetError(); they never raise and never
    abort.  All are called with the GIL held. */
@@ -103,12 +107,12 @@ typedef struct {
        (buffers are discarded, descriptors closed).  If persist is true the
        child's output starts as a copy of the parent's. */
     int (*after_fork_child)(int persist);
-    /* After a failure, which lost what was buffered but not what reached
-       the file: call found(code_addr, arg) for every record in this
-       process's file, so that only the others are described again.
-       Returns -1 if the file cannot be read (then all are). */
-    int (*scan_written)(void (*found)(uintptr_t code_addr, void *arg),
-                        void *arg);
+    /* Call found(code_addr, name, arg) for every record that this process
+       image's file has (after a failure, which lost what was buffered but
+       not what reached the file, or when a file is reopened), so that only
+       the others are described again.  Returns -1 if the file cannot be
+       read (then all are). */
+    int (*scan_written)(_PyPerf_FoundFunc found, void *arg);
 } _PyPerf_Backend;
 
 extern const _PyPerf_Backend _PyPerf_MapBackend;
@@ -181,6 +185,9 @@ extern int _PyPerfMap_AfterForkChild(int persist);
    the same pid (Python/perf_map.c; the jitdump writer uses it too). */
 struct stat;
 extern int _PyPerf_WrittenBeforeStart(const struct stat *st);
+/* When this process started, in seconds on the clock clock_id (a
+   clockid_t), or -1 if unknown (Python/perf_map.c). */
+extern double _PyPerf_ProcessStartTime(int clock_id);
 /* Flush if data has waited longer than the flush delay (cheap when clean).
    Returns -1 if a flush failed. */
 extern int _PyPerfMap_MaybeFlush(void);
@@ -407,6 +414,10 @@ struct _perf_jit_state {
     size_t buf_size;
     /* code_index of the next CODE_LOAD. */
     uint64_t code_index;
+    /* Where the records of this process image start: after the header, or
+       where an earlier image's records end in a dump continued after
+       exec() (its addresses mean nothing in this image). */
+    int64_t image_start;
     /* A failed write could not be truncated away: the file ends with a
        torn record and is never written again. */
     int broken;

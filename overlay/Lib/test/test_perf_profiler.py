@@ -2811,8 +2811,15 @@ with open("/proc/self/maps") as f:
                 self.assertEqual(f.read(4), b"\0\0\0\0")
 
     def test_jitdump_of_dead_process_with_same_pid_replaced(self):
-        # A well-formed dump of our pid, last written before this process
-        # started, is another process's: replaced, never continued.
+        # A well-formed dump of our pid created before this process
+        # started (its header's timestamp says so) is another process's:
+        # replaced, never continued, even if it was written a moment ago
+        # (a container's pid 1 restarted within a second).
+        for age in ("old", "recent"):
+            with self.subTest(age=age):
+                self.check_dead_process_dump_replaced(age)
+
+    def check_dead_process_dump_replaced(self, age):
         script, res = self.run_script(ACTIVATE_PRINTING_WARNINGS + """
 import os, struct, time
 pid = os.getpid()
@@ -2824,16 +2831,103 @@ load = struct.pack("=IIQIIQQQQ", 0, size, 1, pid, pid, 0x1000, 0x1000, 0,
 with open(path, "wb") as f:
     f.write(struct.pack("=IIIIIIQQ", 0x4A695444, 1, 40, 62, 0, pid, 1, 0))
     f.write(load.ljust(size, b"\\0"))
-then = time.time() - 3600
-os.utime(path, (then, then))
+if sys.argv[1] == "old":
+    then = time.time() - 3600
+    os.utime(path, (then, then))
 activate("perf_jit")
 def after_dead(): return 1
 after_dead()
-""")
+""", args=[age])
         self.assertNotIn("warning", self.values(res.out))
         names = self.jit_names(self.read_jitdump(res.pid))
         self.assertNotIn("py::dead:x.py", names)
         self.assertIn(f"py::after_dead:{script}", names)
+
+    def test_fork_child_copying_the_parent_map_keeps_its_own(self):
+        # Parent and child go on creating trampolines in the same free
+        # slots after fork(): the same address names different functions
+        # in the two processes.  A child that copied the parent's map and
+        # then had a write fail must still describe its own functions
+        # (the parent's lines at those addresses name others).
+        import_helper.import_module("_testinternalcapi")
+        script, res = self.run_script("""
+import os, sys, resource, signal
+import _testinternalcapi as t
+def make(prefix, n):
+    ns = {}
+    for i in range(n):
+        exec(f"def {prefix}_{i}():\\n    return {i}\\n", ns)
+    return [ns[f"{prefix}_{i}"] for i in range(n)]
+sys.activate_stack_trampoline("perf")
+r, w = os.pipe()
+parent = os.getpid()
+pid = os.fork()
+if pid:
+    for f in make("parent_only", 20):
+        f()
+    sys.deactivate_stack_trampoline()
+    os.write(w, b"x")
+    print(f"pid={pid}", flush=True)
+    os.waitpid(pid, 0)
+    sys.exit(0)
+os.read(r, 1)
+path = f"/tmp/perf-{os.getpid()}.map"
+funcs = make("child_only", 5)
+assert t.copy_perf_map_file(f"/tmp/perf-{parent}.map") == 0
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(path), hard))
+for f in funcs:
+    f()
+sys.deactivate_stack_trampoline()        # the write fails
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+sys.activate_stack_trampoline("perf")
+for f in funcs:
+    f()
+sys.deactivate_stack_trampoline()
+os._exit(0)
+""")
+        [child] = self.child_pids(res.out)
+        names = self.perf_map_names(child)
+        self.assertEqual(sorted(n for n in names
+                                if n.startswith("py::child_only_")),
+                         [f"py::child_only_{i}:<string>" for i in range(5)])
+
+    def test_reinitialized_interpreter_describes_once(self):
+        # Py_Finalize() closes the outputs; the next Py_Initialize() of an
+        # embedding application reopens them and must not describe again
+        # what they already have (a second CODE_LOAD per function is a
+        # second jitted-*.so for perf inject).
+        testembed = os.path.join(os.path.dirname(sys.executable),
+                                 "Programs", "_testembed")
+        if not os.path.exists(testembed):
+            self.skipTest("needs Programs/_testembed of a build tree")
+        for backend in ("perf", "perf_jit"):
+            with self.subTest(backend=backend):
+                code = f"""
+import sys
+sys.activate_stack_trampoline({backend!r})
+def described_once(n):
+    return n + 1
+described_once(1)
+"""
+                with subprocess.Popen(
+                        [testembed, "test_repeated_init_exec", code],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True, env=child_env(),
+                        cwd=os.path.dirname(sys.executable),
+                        preexec_fn=remove_own_stale_files) as proc:
+                    self.track_pid(proc.pid)
+                    out, err = proc.communicate(
+                        timeout=support.SHORT_TIMEOUT)
+                self.assertEqual(proc.returncode, 0, err)
+                if backend == "perf":
+                    names = self.perf_map_names(proc.pid)
+                else:
+                    names = self.jit_names(self.read_jitdump(proc.pid))
+                self.assertEqual(
+                    names.count("py::described_once:<string>"), 1, names)
+                self.assertEqual(len(names), len(set(names)))
 
 
 if __name__ == "__main__":
