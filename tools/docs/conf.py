@@ -99,7 +99,17 @@ def _scan_page(path, found):
         lines = f.read().splitlines()
     module = cls = None
     in_glossary = False
+    # A directive may list several signatures, one per line, aligned with
+    # the first ("execv(path, args)" under ".. function:: execl(...)").
+    more_sigs = None            # (column, indent, kind) of the last one
     for line in lines:
+        if more_sigs:
+            column, indent, kind = more_sigs
+            if (len(line) > column and not line[:column].strip()
+                    and not line[column].isspace()):
+                line = f"{indent}.. {kind}:: {line[column:]}"
+            else:
+                more_sigs = None
         m = _LABEL_RE.match(line)
         if m:
             found['label'].add(m.group(1).strip('`').lower())
@@ -119,6 +129,7 @@ def _scan_page(path, found):
         m = _PY_RE.match(line)
         if m:
             indent, kind, sig = m.groups()
+            more_sigs = (m.start(3), indent, kind)
             name = re.split(r'[\s(\[]', sig.strip(), 1)[0]
             if kind in ('module', 'currentmodule'):
                 module = None if name in ('', 'None') else name
