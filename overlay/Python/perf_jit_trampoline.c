@@ -731,8 +731,10 @@ is_own_regular_file(const char *path, struct stat *info)
 /* Scan the records of a dump from its header to size: return the end of
    the last complete record, not counting a final CODE_CLOSE, and store
    the largest code_index of its CODE_LOADs in *max_index (0 if none);
-   if found is not NULL, call it for each CODE_LOAD from offset 'from' on
-   (a name too long for the buffer is passed cut: it matches nothing).  A
+   if found is not NULL, call it for each CODE_LOAD.  The walk starts at
+   'from', which must be a record boundary (the header's end, or a dump's
+   image_start); a name too long for the buffer is passed cut (it matches
+   nothing).  A
    record that overruns the end of the file is a torn tail (a write cut
    short by SIGKILL, or a full disk); it and anything after it are left
    out.  Return -1 if the file cannot be read. */
@@ -740,7 +742,7 @@ static off_t
 scan_records(int fd, off_t size, uint64_t *max_index,
              _PyPerf_FoundFunc found, off_t from, void *arg)
 {
-    off_t end = sizeof(jitdump_header);
+    off_t end = from;
     off_t data_end = end;
     *max_index = 0;
     while (size - end >= (off_t)sizeof(jitdump_prefix)) {
@@ -764,7 +766,7 @@ scan_records(int fd, off_t size, uint64_t *max_index,
             if (load.code_index > *max_index) {
                 *max_index = load.code_index;
             }
-            if (found != NULL && end >= from) {
+            if (found != NULL) {
                 char name[4352];
                 size_t room = prefix.total_size - sizeof(load);
                 if (room > sizeof(name) - 1) {
@@ -840,7 +842,8 @@ continue_file(perf_jit_state *st, const struct stat *seen)
                          "(bad header); refusing to use it", st->path);
         goto error;
     }
-    data_end = scan_records(fd, info.st_size, &max_index, NULL, 0, NULL);
+    data_end = scan_records(fd, info.st_size, &max_index, NULL,
+                            (off_t)sizeof(header), NULL);
     if (data_end < 0) {
         _PyPerf_SetError("cannot read %s: %s", st->path, strerror(errno));
         goto error;
@@ -873,15 +876,19 @@ error:
     return -1;
 }
 
-/* Whether the dump at path was created by this process (an image of it
-   before an exec()): 1 if its header is a jitdump header of this pid
-   created (its CLOCK_MONOTONIC timestamp) since the process started, 0 if
-   it is one created before (a dead process that had the same pid, however
-   recently: a container's pid 1 restarted within a second), -1 if there
-   is no such header or the start time is unknown (then the file's
-   modification time decides, with a second of slack). */
+/* Whether the dump at path (info: what lstat() found) was created by this
+   process (an image of it before an exec()): 1 if its header is a jitdump
+   header of this pid created (its CLOCK_MONOTONIC timestamp) since the
+   process started, or if the file was written to well after the start
+   (an exec() into another time namespace, or a suspend, shifts
+   CLOCK_MONOTONIC against the start computed from it; a dead process
+   with our pid stopped writing before we started); 0 if neither (a dead
+   process that had the same pid, however recently: a container's pid 1
+   restarted within a second); -1 if there is no such header or the start
+   time is unknown (then the modification time alone decides, with a
+   second of slack). */
 static int
-created_by_this_process(const char *path)
+created_by_this_process(const char *path, const struct stat *info)
 {
     jitdump_header header;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -899,7 +906,14 @@ created_by_this_process(const char *path)
     }
     /* The start is rounded down to a clock tick: a header written by this
        process is never earlier. */
-    return (double)header.timestamp / 1e9 >= start;
+    if ((double)header.timestamp / 1e9 >= start) {
+        return 1;
+    }
+    double real_start = _PyPerf_ProcessStartTime(CLOCK_REALTIME);
+    double mtime = (double)info->st_mtim.tv_sec
+                   + info->st_mtim.tv_nsec / 1e9;
+    /* 20 ms: twice the tick that the start time is rounded down to. */
+    return real_start >= 0 && mtime > real_start + 0.02;
 }
 
 /* O_EXCL found /tmp/jit-<pid>.dump taken.  A regular file of our own user
@@ -922,7 +936,7 @@ open_existing(perf_jit_state *st)
     if (!is_own_regular_file(st->path, &info)) {
         return -1;
     }
-    int lineage = created_by_this_process(st->path);
+    int lineage = created_by_this_process(st->path, &info);
     if (lineage > 0
         || (lineage < 0 && !_PyPerf_WrittenBeforeStart(&info)))
     {

@@ -1133,10 +1133,18 @@ _PyPerf_Activate(PyThreadState *tstate, const char *name)
             }
             else {
                 /* First activation, or the first after Py_Finalize():
-                   the file may have records of this process already. */
+                   the file may have records of this process already.
+                   output_gen counts the output of the backend that was
+                   current last: make it this one's. */
+                if (perf_state.last_backend != NULL
+                    && perf_state.last_backend != backend)
+                {
+                    switch_outputs();
+                }
                 perf_state.backend = backend;
                 resync_output();
             }
+            perf_state.last_backend = backend;
         }
         perf_state.failed = 0;
     }
@@ -1271,8 +1279,11 @@ _PyPerf_Fini(void)
     perf_state.finalized = 1;
     if (perf_state.backend != NULL) {
         (void)perf_state.backend->close();
+        /* The outputs stay as they are (an embedder's next
+           Py_Initialize() reopens them, and resync_output() checks what
+           they have). */
+        perf_state.last_backend = perf_state.backend;
         perf_state.backend = NULL;
-        new_output();
     }
     /* A jitdump written before a switch to the map backend ends with
        CODE_CLOSE too (a no-op if this process has no open dump). */

@@ -435,6 +435,9 @@ struct _perf_jit_state {
 struct _perf_runtime_state {
     /* Backend writing now, or NULL. */
     const _PyPerf_Backend *backend;
+    /* The backend whose output output_gen counts: the current one, or the
+       last one before _PyPerf_Fini(); NULL before the first activation. */
+    const _PyPerf_Backend *last_backend;
     /* Trampolines whose written_gen equals this have been described to the
        current output; bumped whenever the output changes (and then every
        trampoline's 'ready' is brought in line, see sync_ready() in

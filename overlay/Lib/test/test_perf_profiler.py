@@ -2929,6 +2929,45 @@ described_once(1)
                     names.count("py::described_once:<string>"), 1, names)
                 self.assertEqual(len(names), len(set(names)))
 
+    def test_reinitialized_after_a_backend_switch(self):
+        # The first cycle ends with perf_jit current, the next ones start
+        # with perf: each output must still know what it has (one
+        # description per function in each, none missing).
+        testembed = os.path.join(os.path.dirname(sys.executable),
+                                 "Programs", "_testembed")
+        if not os.path.exists(testembed):
+            self.skipTest("needs Programs/_testembed of a build tree")
+        code = """
+import os, sys
+n = int(os.environ.get("PERF_TEST_CYCLE", "0"))
+os.environ["PERF_TEST_CYCLE"] = str(n + 1)
+def only_map(): return 1
+def only_jit(): return 2
+if n == 0:
+    sys.activate_stack_trampoline("perf")
+    only_map()
+    sys.activate_stack_trampoline("perf_jit")
+    only_jit()
+else:
+    sys.activate_stack_trampoline("perf")
+    sys.activate_stack_trampoline("perf_jit")
+    only_map()
+    only_jit()
+"""
+        with subprocess.Popen([testembed, "test_repeated_init_exec", code],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=child_env(),
+                              cwd=os.path.dirname(sys.executable),
+                              preexec_fn=remove_own_stale_files) as proc:
+            self.track_pid(proc.pid)
+            out, err = proc.communicate(timeout=support.SHORT_TIMEOUT)
+        self.assertEqual(proc.returncode, 0, err)
+        jit = self.jit_names(self.read_jitdump(proc.pid))
+        self.assertEqual(sorted(jit), ["py::only_jit:<string>",
+                                       "py::only_map:<string>"])
+        self.assertEqual(self.perf_map_names(proc.pid),
+                         ["py::only_map:<string>"])
+
 
 if __name__ == "__main__":
     unittest.main()
