@@ -2828,12 +2828,19 @@ name = b"py::dead:x.py\\0"
 size = (16 + 40 + len(name) + 7) // 8 * 8
 load = struct.pack("=IIQIIQQQQ", 0, size, 1, pid, pid, 0x1000, 0x1000, 0,
                    7) + name
+machine = 183 if os.uname().machine == "aarch64" else 62
 with open(path, "wb") as f:
-    f.write(struct.pack("=IIIIIIQQ", 0x4A695444, 1, 40, 62, 0, pid, 1, 0))
+    f.write(struct.pack("=IIIIIIQQ", 0x4A695444, 1, 40, machine, 0, pid, 1,
+                        0))
     f.write(load.ljust(size, b"\\0"))
-if sys.argv[1] == "old":
-    then = time.time() - 3600
-    os.utime(path, (then, then))
+# Last written by the dead process just before this one started (within
+# the second of slack of a test by modification time alone), or long ago.
+with open("/proc/self/stat") as f:
+    ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+start = time.time() - (time.clock_gettime(time.CLOCK_BOOTTIME)
+                       - ticks / os.sysconf("SC_CLK_TCK"))
+then = start - (0.1 if sys.argv[1] == "recent" else 3600)
+os.utime(path, (then, then))
 activate("perf_jit")
 def after_dead(): return 1
 after_dead()
