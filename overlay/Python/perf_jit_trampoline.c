@@ -728,16 +728,15 @@ is_own_regular_file(const char *path, struct stat *info)
     return 1;
 }
 
-/* Scan the records of a dump from its header to size: return the end of
-   the last complete record, not counting a final CODE_CLOSE, and store
-   the largest code_index of its CODE_LOADs in *max_index (0 if none);
-   if found is not NULL, call it for each CODE_LOAD.  The walk starts at
-   'from', which must be a record boundary (the header's end, or a dump's
-   image_start); a name too long for the buffer is passed cut (it matches
-   nothing).  A
-   record that overruns the end of the file is a torn tail (a write cut
-   short by SIGKILL, or a full disk); it and anything after it are left
-   out.  Return -1 if the file cannot be read. */
+/* Scan the records of a dump from offset 'from', a record boundary (the
+   header's end, or a dump's image_start), to size: return the end of the
+   last complete record, not counting a final CODE_CLOSE, and store the
+   largest code_index of its CODE_LOADs in *max_index (0 if none); if
+   found is not NULL, call it for each CODE_LOAD (a name too long for the
+   buffer is passed cut: it matches nothing).  A record that overruns the
+   end of the file is a torn tail (a write cut short by SIGKILL, or a full
+   disk); it and anything after it are left out.  Return -1 if the file
+   cannot be read. */
 static off_t
 scan_records(int fd, off_t size, uint64_t *max_index,
              _PyPerf_FoundFunc found, off_t from, void *arg)
@@ -825,9 +824,7 @@ continue_file(perf_jit_state *st, const struct stat *seen)
                          "to use it", st->path);
         goto error;
     }
-    if (info.st_nlink > 1) {
-        _PyPerf_SetError("%s has %lu hard links; refusing to write to it",
-                         st->path, (unsigned long)info.st_nlink);
+    if (!_PyPerf_HasOneName(st->path, &info)) {
         goto error;
     }
     if (info.st_size < (off_t)sizeof(header)
@@ -1062,12 +1059,9 @@ reopen_file(perf_jit_state *st)
         (void)close(fd);
         return -1;
     }
-    if (info.st_nlink > 1) {
+    if (!_PyPerf_HasOneName(st->path, &info)) {
         /* Someone gave our dump a second name since it was created: the
-           inode is no longer this writer's alone, so it is refused as a
-           hard-linked map is (Python/perf_map.c). */
-        _PyPerf_SetError("%s has %lu hard links; refusing to write to it",
-                         st->path, (unsigned long)info.st_nlink);
+           inode is no longer this writer's alone. */
         (void)close(fd);
         return -1;
     }

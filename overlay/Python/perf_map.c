@@ -213,6 +213,17 @@ _PyPerf_WrittenBeforeStart(const struct stat *st)
     return start > 0 && mtime < start - 1.0;
 }
 
+int
+_PyPerf_HasOneName(const char *path, const struct stat *st)
+{
+    if (st->st_nlink > 1) {
+        _PyPerf_SetError("%s has %lu hard links; refusing to write to it",
+                         path, (unsigned long)st->st_nlink);
+        return 0;
+    }
+    return 1;
+}
+
 /* Open (or reopen, after fork) this process's map.  Lock held. */
 static int
 open_locked(void)
@@ -272,9 +283,7 @@ open_locked(void)
         close(fd);
         return -1;
     }
-    if (st.st_nlink > 1) {
-        _PyPerf_SetError("%s has %lu hard links; refusing to write to it",
-                         path, (unsigned long)st.st_nlink);
+    if (!_PyPerf_HasOneName(path, &st)) {
         close(fd);
         return -1;
     }
@@ -526,12 +535,9 @@ _PyPerfMap_Flush(void)
         return 0;
     }
     pthread_mutex_lock(&map_state.lock);
-    int result = 0;
-    if (map_state.pid == (long)getpid()) {
-        result = flush_locked();
-        if (take_flush_error_locked() < 0) {
-            result = -1;
-        }
+    int result = flush_locked();
+    if (take_flush_error_locked() < 0) {
+        result = -1;
     }
     pthread_mutex_unlock(&map_state.lock);
     return result;

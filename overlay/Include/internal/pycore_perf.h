@@ -185,6 +185,10 @@ extern int _PyPerfMap_AfterForkChild(int persist);
    the same pid (Python/perf_map.c; the jitdump writer uses it too). */
 struct stat;
 extern int _PyPerf_WrittenBeforeStart(const struct stat *st);
+/* Whether the file st at path has a single name; if not (a hard link
+   made it appear at our path: writing would change the file it was
+   linked from), record the error and return 0 (Python/perf_map.c). */
+extern int _PyPerf_HasOneName(const char *path, const struct stat *st);
 /* When this process started, in seconds on the clock clock_id (a
    clockid_t), or -1 if unknown (Python/perf_map.c). */
 extern double _PyPerf_ProcessStartTime(int clock_id);

@@ -2547,6 +2547,23 @@ class TestWriterEdgeCases(PerfTestCase):
             f.write(content)
         return path
 
+    def run_init_cycles(self, code):
+        """Run code in 4 Py_Initialize()/Py_Finalize() cycles of one
+        process (Programs/_testembed); return (pid, stdout)."""
+        testembed = os.path.join(os.path.dirname(sys.executable),
+                                 "Programs", "_testembed")
+        if not os.path.exists(testembed):
+            self.skipTest("needs Programs/_testembed of a build tree")
+        with subprocess.Popen([testembed, "test_repeated_init_exec", code],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=child_env(),
+                              cwd=os.path.dirname(sys.executable),
+                              preexec_fn=remove_own_stale_files) as proc:
+            self.track_pid(proc.pid)
+            out, err = proc.communicate(timeout=support.SHORT_TIMEOUT)
+        self.assertEqual(proc.returncode, 0, err)
+        return proc.pid, out
+
     def test_hardlinked_map_refused(self):
         # A hard link at the map's path names another file: it is neither
         # emptied as a leftover (when old) nor appended to (when recent).
@@ -2580,10 +2597,6 @@ print(f"total={total}")
         # The dump is closed at Py_Finalize() and reopened by the next
         # Py_Initialize() of an embedding application; a dump that got a
         # second name in between is not reopened and appended to.
-        testembed = os.path.join(os.path.dirname(sys.executable),
-                                 "Programs", "_testembed")
-        if not os.path.exists(testembed):
-            self.skipTest("needs Programs/_testembed of a build tree")
         link = self.make_tmp_file()
         os.unlink(link)
         code = ACTIVATE_PRINTING_WARNINGS + f"""
@@ -2597,20 +2610,13 @@ def f(n):
     return n + 1
 f(1)
 """
-        with subprocess.Popen([testembed, "test_repeated_init_exec", code],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=child_env(),
-                              cwd=os.path.dirname(sys.executable),
-                              preexec_fn=remove_own_stale_files) as proc:
-            self.track_pid(proc.pid)
-            out, err = proc.communicate(timeout=support.SHORT_TIMEOUT)
-        self.assertEqual(proc.returncode, 0, err)
+        pid, out = self.run_init_cycles(code)
         # Created and closed by the first cycle, refused by the 3 others.
         size = int(self.values(out)["linked"])
-        self.assertEqual(os.stat(jit_dump_file(proc.pid)).st_size, size)
-        self.assertEqual(out.count(f"jit-{proc.pid}.dump has 2 hard links"),
+        self.assertEqual(os.stat(jit_dump_file(pid)).st_size, size)
+        self.assertEqual(out.count(f"jit-{pid}.dump has 2 hard links"),
                          3, out)
-        self.read_jitdump(proc.pid)
+        self.read_jitdump(pid)
 
     def test_copy_perf_map_file_refuses_endless_sources(self):
         # The process's own map, a FIFO and /dev/zero never reach their end
@@ -2905,10 +2911,6 @@ os._exit(0)
         # embedding application reopens them and must not describe again
         # what they already have (a second CODE_LOAD per function is a
         # second jitted-*.so for perf inject).
-        testembed = os.path.join(os.path.dirname(sys.executable),
-                                 "Programs", "_testembed")
-        if not os.path.exists(testembed):
-            self.skipTest("needs Programs/_testembed of a build tree")
         for backend in ("perf", "perf_jit"):
             with self.subTest(backend=backend):
                 code = f"""
@@ -2918,20 +2920,11 @@ def described_once(n):
     return n + 1
 described_once(1)
 """
-                with subprocess.Popen(
-                        [testembed, "test_repeated_init_exec", code],
-                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                        text=True, env=child_env(),
-                        cwd=os.path.dirname(sys.executable),
-                        preexec_fn=remove_own_stale_files) as proc:
-                    self.track_pid(proc.pid)
-                    out, err = proc.communicate(
-                        timeout=support.SHORT_TIMEOUT)
-                self.assertEqual(proc.returncode, 0, err)
+                pid, _ = self.run_init_cycles(code)
                 if backend == "perf":
-                    names = self.perf_map_names(proc.pid)
+                    names = self.perf_map_names(pid)
                 else:
-                    names = self.jit_names(self.read_jitdump(proc.pid))
+                    names = self.jit_names(self.read_jitdump(pid))
                 self.assertEqual(
                     names.count("py::described_once:<string>"), 1, names)
                 self.assertEqual(len(names), len(set(names)))
@@ -2940,10 +2933,6 @@ described_once(1)
         # The first cycle ends with perf_jit current, the next ones start
         # with perf: each output must still know what it has (one
         # description per function in each, none missing).
-        testembed = os.path.join(os.path.dirname(sys.executable),
-                                 "Programs", "_testembed")
-        if not os.path.exists(testembed):
-            self.skipTest("needs Programs/_testembed of a build tree")
         code = """
 import os, sys
 n = int(os.environ.get("PERF_TEST_CYCLE", "0"))
@@ -2961,18 +2950,11 @@ else:
     only_map()
     only_jit()
 """
-        with subprocess.Popen([testembed, "test_repeated_init_exec", code],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=child_env(),
-                              cwd=os.path.dirname(sys.executable),
-                              preexec_fn=remove_own_stale_files) as proc:
-            self.track_pid(proc.pid)
-            out, err = proc.communicate(timeout=support.SHORT_TIMEOUT)
-        self.assertEqual(proc.returncode, 0, err)
-        jit = self.jit_names(self.read_jitdump(proc.pid))
+        pid, _ = self.run_init_cycles(code)
+        jit = self.jit_names(self.read_jitdump(pid))
         self.assertEqual(sorted(jit), ["py::only_jit:<string>",
                                        "py::only_map:<string>"])
-        self.assertEqual(self.perf_map_names(proc.pid),
+        self.assertEqual(self.perf_map_names(pid),
                          ["py::only_map:<string>"])
 
 
