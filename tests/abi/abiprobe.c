@@ -129,7 +129,19 @@ layout(PyObject *self, PyObject *unused)
     OFF(PyFunctionObject, func_version);
     SIZE(PyCFunctionObject);
     SIZE(PyMethodObject);
+    /* Generators and coroutines: profilers read their frames in place. */
     SIZE(PyGenObject);
+    OFF(PyGenObject, gi_code);
+    OFF(PyGenObject, gi_origin_or_finalizer);
+    OFF(PyGenObject, gi_frame_state);
+    OFF(PyGenObject, gi_iframe);
+    SIZE(PyCoroObject);
+    OFF(PyCoroObject, cr_frame_state);
+    OFF(PyCoroObject, cr_iframe);
+    SIZE(PyAsyncGenObject);
+    OFF(PyAsyncGenObject, ag_frame_state);
+    OFF(PyAsyncGenObject, ag_iframe);
+    OFF(PyAsyncGenObject, ag_running_async);
     SIZE(PyModuleDef);
     SIZE(PyMethodDef);
     SIZE(PyMemberDef);

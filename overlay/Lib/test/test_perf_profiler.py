@@ -423,6 +423,66 @@ class TestSysAPI(PerfTestCase):
                          present=["in_jit"],
                          absent=["in_perf_1", "in_perf_2"])
 
+    def test_generators_resumed_across_backend_switches(self):
+        # Generators, coroutines and asynchronous generators are resumed
+        # from C, through the hook, with trampolines made under an earlier
+        # output.  Each output must get every function that runs while it
+        # is current, once, however its frames are entered (a cache of
+        # the trampoline that skipped the check of its description was
+        # one of the ideas tried to make resumes cheaper).  A generator
+        # started before activation is named once resumed.
+        script, res = self.run_script("""
+            import sys
+            def early():
+                while True:
+                    yield 0
+            def gen():
+                while True:
+                    yield 1
+            class Suspend:
+                def __await__(self):
+                    yield 2
+            async def coro():
+                while True:
+                    await Suspend()
+            async def agen():
+                while True:
+                    yield 3
+            def step(g, c, a):
+                got = [next(g), c.send(None)]
+                try:
+                    a.asend(None).send(None)
+                except StopIteration as e:
+                    got.append(e.value)
+                return got
+            e = early()
+            next(e)
+            sys.activate_stack_trampoline("perf")
+            next(e)
+            objs = (gen(), coro(), agen())
+            got = []
+            for _ in range(3):
+                got += step(*objs)
+            sys.activate_stack_trampoline("perf_jit")
+            for _ in range(3):
+                got += step(*objs)
+            next(e)
+            sys.activate_stack_trampoline("perf")
+            for _ in range(3):
+                got += step(*objs)
+            sys.deactivate_stack_trampoline()
+            print(f"got={got}")
+            """)
+        self.assertEqual(self.values(res.out)["got"],
+                         str([1, 2, 3] * 9))
+        funcs = ["early", "gen", "coro", "agen"]
+        for names in (self.perf_map_names(res.pid),
+                      self.jit_names(self.read_jitdump(res.pid))):
+            for func in funcs:
+                with self.subTest(func=func):
+                    self.assertEqual(names.count(f"py::{func}:{script}"), 1,
+                                     names)
+
     def test_many_activation_cycles(self):
         # An implementation requesting a new code-extra index per activation
         # fails with SystemError after 254 cycles.
@@ -2002,6 +2062,8 @@ class TestTrampolinedExecution(PerfTestCase):
         # raised limit and on threads with small stacks.  (It crashed with
         # a limit of 12,000, and on threads of 384 KiB at the default
         # limit.)
+        # The same for generators resumed from C, here by "yield from":
+        # each level is a C call of gen_send_ex2(), through the hook.
         source = """
             import functools, sys, threading
             def deco(f):
@@ -2012,12 +2074,18 @@ class TestTrampolinedExecution(PerfTestCase):
             @deco
             def f(n):
                 return f(n + 1)
+            def nest(n):
+                yield from nest(n + 1)
             def run(name):
                 try:
-                    f(0)
+                    if kind == "call":
+                        f(0)
+                    else:
+                        next(nest(0))
                 except RecursionError:
                     print(f"{name}=RecursionError")
             limit, stack_kib = int(sys.argv[1]), int(sys.argv[2])
+            kind = sys.argv[3]
             sys.setrecursionlimit(limit)
             if stack_kib:
                 threading.stack_size(stack_kib * 1024)
@@ -2027,23 +2095,26 @@ class TestTrampolinedExecution(PerfTestCase):
             else:
                 run("main")
             """
-        for backend in ("perf", "perf_jit"):
-            for limit, stack_kib in ((12_000, 0), (1000, 256), (1000, 384),
-                                     (1000, 640)):
-                with self.subTest(backend=backend, limit=limit,
-                                  stack_kib=stack_kib):
-                    script, res = self.run_script(
-                        source, "-X", backend,
-                        args=(str(limit), str(stack_kib)))
-                    where = "thread" if stack_kib else "main"
-                    self.assertEqual(self.values(res.out).get(where),
-                                     "RecursionError", res.err)
-                    if backend == "perf":
-                        names = self.perf_map_names(res.pid)
-                    else:
-                        names = self.jit_names(self.read_jitdump(res.pid))
-                    self.assertIn(f"py::deco.<locals>.wrapper:{script}",
-                                  names)
+        cases = [(backend, kind, limit, stack_kib)
+                 for backend in ("perf", "perf_jit")
+                 for kind in ("call", "gen")
+                 for limit, stack_kib in ((12_000, 0), (1000, 256),
+                                          (1000, 384), (1000, 640))]
+        for backend, kind, limit, stack_kib in cases:
+            with self.subTest(backend=backend, kind=kind, limit=limit,
+                              stack_kib=stack_kib):
+                script, res = self.run_script(
+                    source, "-X", backend,
+                    args=(str(limit), str(stack_kib), kind))
+                where = "thread" if stack_kib else "main"
+                self.assertEqual(self.values(res.out).get(where),
+                                 "RecursionError", res.err)
+                if backend == "perf":
+                    names = self.perf_map_names(res.pid)
+                else:
+                    names = self.jit_names(self.read_jitdump(res.pid))
+                func = "deco.<locals>.wrapper" if kind == "call" else "nest"
+                self.assertIn(f"py::{func}:{script}", names)
 
     def test_throw_into_generator_with_unencodable_filename(self):
         # The first resume through the hook is a throw(): the thrown
