@@ -89,8 +89,18 @@
    is closed by close() and after_fork_child().  The exec mapping is
    never unmapped.
    Nothing borrowed from the manager (_PyPerf_CodeInfo and its strings) is
-   kept after write_code() returns.  Callbacks run with the GIL held, which
-   serializes them; there is no lock here. */
+   kept after write_code() returns.
+
+   Flushing.  Records wait in the buffer until it holds 64 KiB, the
+   manager flushes (deactivation, backend switch, fork(), exec(), exit,
+   os._exit()), or a flusher thread of the writer's own (the map writer's
+   kind, _PyPerfFlusher in pycore_perf.h) writes them 50 ms after the first
+   of them was added.  perf reads the dump only after the recording, but a
+   process that ends without exiting cleanly (a server stopped with
+   SIGTERM, a crash) would otherwise lose every record still buffered,
+   and with it every name.  The callbacks run with the GIL held and the
+   thread without it: all state here, and _PyRuntime.perf.dirty_ns, is
+   guarded by perf_jit.lock, which every callback takes. */
 
 #include "Python.h"
 #include "pycore_perf.h"          // _PyPerf_Backend, _PyPerf_CodeInfo
@@ -604,6 +614,7 @@ buffer_free(perf_jit_state *st)
     st->buf = NULL;
     st->buf_len = 0;
     st->buf_size = 0;
+    _PyRuntime.perf.dirty_ns = 0;
 }
 
 /* Forget the output of another process (the parent, in a fork child)
@@ -630,6 +641,7 @@ drop_inherited_output(perf_jit_state *st)
 static int
 flush_buffer(perf_jit_state *st)
 {
+    _PyRuntime.perf.dirty_ns = 0;
     if (st->buf_len == 0) {
         return 0;
     }
@@ -672,6 +684,26 @@ fail:
        keeping them would write each one twice. */
     st->buf_len = 0;
     return -1;
+}
+
+/* The flusher thread's flush: the same as flush_buffer(), lock held. */
+static int
+flush_from_thread(void)
+{
+    return flush_buffer(&perf_jit);
+}
+
+/* Records were just appended to the buffer: the flusher thread writes them
+   _PyPerf_FLUSH_DELAY_NS after the first, unless something flushes first. */
+static void
+buffer_dirty(perf_jit_state *st)
+{
+    if (_PyRuntime.perf.dirty_ns == 0 && st->buf_len != 0) {
+        _PyRuntime.perf.dirty_ns = (int64_t)monotonic_ns();
+        _PyPerfFlusher_Notify(&st->flusher, &st->lock,
+                              &_PyRuntime.perf.dirty_ns, flush_from_thread,
+                              st->pid);
+    }
 }
 
 
@@ -1221,7 +1253,7 @@ error:
 /* ---- Backend callbacks ---- */
 
 static int
-perf_jit_open(void)
+open_locked(void)
 {
     perf_jit_state *st = &perf_jit;
     pid_t pid = getpid();
@@ -1239,7 +1271,7 @@ perf_jit_open(void)
 }
 
 static int
-perf_jit_write_code(const _PyPerf_CodeInfo *info)
+write_code_locked(const _PyPerf_CodeInfo *info)
 {
     Py_BUILD_ASSERT(sizeof(jitdump_header) == 40);
     Py_BUILD_ASSERT(sizeof(jitdump_prefix) == 16);
@@ -1249,7 +1281,7 @@ perf_jit_write_code(const _PyPerf_CodeInfo *info)
     Py_BUILD_ASSERT(sizeof(jitdump_unwinding_info) == 40);
 
     perf_jit_state *st = &perf_jit;
-    if (perf_jit_open() < 0) {
+    if (_PyPerfFlusher_TakeError(&st->flusher) < 0 || open_locked() < 0) {
         return -1;
     }
 
@@ -1347,11 +1379,12 @@ perf_jit_write_code(const _PyPerf_CodeInfo *info)
     if (st->buf_len >= PERF_JIT_BUFFER_LIMIT) {
         return flush_buffer(st);
     }
+    buffer_dirty(st);
     return 0;
 }
 
 static int
-perf_jit_flush(void)
+flush_locked(void)
 {
     perf_jit_state *st = &perf_jit;
     if (st->pid != getpid()) {
@@ -1361,14 +1394,15 @@ perf_jit_flush(void)
         }
         return 0;
     }
-    return flush_buffer(st);
+    int res = flush_buffer(st);
+    return _PyPerfFlusher_TakeError(&st->flusher) < 0 ? -1 : res;
 }
 
 /* The CODE_LOADs of this process's dump, up to its last complete record
    (a failed write was cut back to it, or the dump is "broken" and never
    written again, so nothing needs describing). */
 static int
-perf_jit_scan_written(_PyPerf_FoundFunc found, void *arg)
+scan_written_locked(_PyPerf_FoundFunc found, void *arg)
 {
     perf_jit_state *st = &perf_jit;
     uint64_t max_index;
@@ -1380,9 +1414,10 @@ perf_jit_scan_written(_PyPerf_FoundFunc found, void *arg)
 }
 
 static int
-perf_jit_close(void)
+close_locked(void)
 {
     perf_jit_state *st = &perf_jit;
+    _PyPerfFlusher_Stop(&st->flusher);
     if (st->pid != getpid()) {
         if (st->pid != 0) {
             drop_inherited_output(st);
@@ -1392,7 +1427,7 @@ perf_jit_close(void)
     if (st->fd < 0) {
         return 0;               /* closed already */
     }
-    int res = 0;
+    int res = _PyPerfFlusher_TakeError(&st->flusher);
     jitdump_prefix close_record = {
         .id = JIT_CODE_CLOSE,
         .total_size = sizeof(close_record),
@@ -1423,7 +1458,7 @@ perf_jit_close(void)
 }
 
 static int
-perf_jit_after_fork_child(int persist)
+after_fork_child_locked(int persist)
 {
     perf_jit_state *st = &perf_jit;
     if (st->pid == getpid()) {
@@ -1441,6 +1476,119 @@ perf_jit_after_fork_child(int persist)
         return 0;
     }
     return copy_parent_output(st);
+}
+
+/* The backend's callbacks run with the GIL held, but the flusher thread
+   does not take it: each takes the lock.  In a fork child that
+   PyOS_AfterFork_Child() has not seen, the lock may be held by a thread
+   that does not exist there (the flusher, if the fork bypassed
+   PyOS_BeforeFork()): only the forking thread does, and it makes the lock
+   fresh first. */
+static perf_jit_state *
+lock_state(void)
+{
+    perf_jit_state *st = &perf_jit;
+    if (st->pid != 0 && st->pid != (long)getpid()) {
+        pthread_mutex_init(&st->lock, NULL);
+        _PyPerfFlusher_AfterForkChild(&st->flusher);
+    }
+    pthread_mutex_lock(&st->lock);
+    return st;
+}
+
+static int
+perf_jit_open(void)
+{
+    perf_jit_state *st = lock_state();
+    int res = open_locked();
+    pthread_mutex_unlock(&st->lock);
+    return res;
+}
+
+static int
+perf_jit_write_code(const _PyPerf_CodeInfo *info)
+{
+    perf_jit_state *st = lock_state();
+    int res = write_code_locked(info);
+    pthread_mutex_unlock(&st->lock);
+    return res;
+}
+
+static int
+perf_jit_flush(void)
+{
+    perf_jit_state *st = lock_state();
+    int res = flush_locked();
+    pthread_mutex_unlock(&st->lock);
+    return res;
+}
+
+static int
+perf_jit_scan_written(_PyPerf_FoundFunc found, void *arg)
+{
+    perf_jit_state *st = lock_state();
+    int res = scan_written_locked(found, arg);
+    pthread_mutex_unlock(&st->lock);
+    return res;
+}
+
+static int
+perf_jit_close(void)
+{
+    perf_jit_state *st = lock_state();
+    int res = close_locked();
+    pthread_mutex_unlock(&st->lock);
+    return res;
+}
+
+static int
+perf_jit_after_fork_child(int persist)
+{
+    /* Only this thread exists now, and the flusher was stopped before
+       fork(): a lock the forking thread held is made fresh. */
+    perf_jit_state *st = &perf_jit;
+    pthread_mutex_init(&st->lock, NULL);
+    _PyPerfFlusher_AfterForkChild(&st->flusher);
+    pthread_mutex_lock(&st->lock);
+    int res = after_fork_child_locked(persist);
+    pthread_mutex_unlock(&st->lock);
+    return res;
+}
+
+void
+_PyPerfJit_BeforeFork(void)
+{
+    /* A process with no other threads forks as one (qemu-user cannot fork
+       one whose other threads run guest code); the child would not
+       inherit the thread anyway.  The next record starts it again. */
+    perf_jit_state *st = lock_state();
+    _PyPerfFlusher_Stop(&st->flusher);
+    pthread_mutex_unlock(&st->lock);
+}
+
+int
+_PyPerfJit_MaybeFlush(void)
+{
+    perf_jit_state *st = &perf_jit;
+    /* Unlocked peek: a stale value only delays or advances a flush. */
+    if (_PyRuntime.perf.dirty_ns == 0 && !st->flusher.error) {
+        return 0;
+    }
+    if (st->pid != (long)getpid()
+        || pthread_mutex_trylock(&st->lock) != 0)
+    {
+        return 0;
+    }
+    int res = _PyPerfFlusher_TakeError(&st->flusher);
+    int64_t dirty = _PyRuntime.perf.dirty_ns;
+    if (dirty != 0
+        && (int64_t)monotonic_ns() - dirty >= _PyPerf_FLUSH_DELAY_NS
+        && flush_buffer(st) < 0)
+    {
+        res = -1;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return res;
 }
 
 const _PyPerf_Backend _PyPerf_JitBackend = {

@@ -97,7 +97,6 @@ static long map_opened_pid = 0;
 
 #define MAP_BUFFER_SIZE (64 * 1024)
 #define MAP_NAME_MAX 4096
-#define FLUSH_DELAY_NS (50 * 1000 * 1000)
 
 static int64_t
 monotonic_ns(void)
@@ -347,31 +346,34 @@ flush_locked(void)
     return result;
 }
 
+/* ---- The flusher thread, one per writer (see _PyPerfFlusher) ---- */
+
 /* A condition variable that waits on CLOCK_MONOTONIC (the clock of
    dirty_ns).  Called before each start of the thread. */
 static void
-init_wake(void)
+init_wake(_PyPerfFlusher *f)
 {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&map_state.wake, &attr);
+    pthread_cond_init(&f->wake, &attr);
     pthread_condattr_destroy(&attr);
 }
 
 static void *
 flusher_main(void *arg)
 {
-    pthread_mutex_lock(&map_state.lock);
-    while (!map_state.flusher_stop) {
-        if (map_state.dirty_ns == 0) {
-            pthread_cond_wait(&map_state.wake, &map_state.lock);
+    _PyPerfFlusher *f = arg;
+    pthread_mutex_lock(f->lock);
+    while (!f->stop) {
+        if (*f->dirty_ns == 0) {
+            pthread_cond_wait(&f->wake, f->lock);
             continue;
         }
-        int64_t deadline = map_state.dirty_ns + FLUSH_DELAY_NS;
+        int64_t deadline = *f->dirty_ns + _PyPerf_FLUSH_DELAY_NS;
         if (monotonic_ns() >= deadline) {
-            if (flush_locked() < 0) {
-                map_state.flush_error = 1;
+            if (f->flush() < 0) {
+                f->error = 1;
             }
             continue;
         }
@@ -379,31 +381,25 @@ flusher_main(void *arg)
             .tv_sec = (time_t)(deadline / 1000000000),
             .tv_nsec = (long)(deadline % 1000000000),
         };
-        (void)pthread_cond_timedwait(&map_state.wake, &map_state.lock, &ts);
+        (void)pthread_cond_timedwait(&f->wake, f->lock, &ts);
     }
-    pthread_mutex_unlock(&map_state.lock);
+    pthread_mutex_unlock(f->lock);
     return NULL;
 }
 
-/* flusher_pid while a thread joins the flusher (stop_flusher_locked()). */
+/* pid while a thread joins the flusher (_PyPerfFlusher_Stop()). */
 #define FLUSHER_STOPPING (-2)
 
-/* Start the flusher thread in this process if it does not run yet.  A
-   failure (thread limits, RLIMIT_AS) is not an error: the GIL-release and
-   exit flushes remain.  Not while another thread is stopping it: the next
-   line after that starts it.  Lock held. */
+/* Start the flusher thread in this process.  A failure (thread limits,
+   RLIMIT_AS) is not an error: the GIL-release and exit flushes remain.
+   Lock held. */
 static void
-start_flusher_locked(long pid)
+start_flusher(_PyPerfFlusher *f, long pid)
 {
-    if (map_state.flusher_pid == pid
-        || map_state.flusher_pid == FLUSHER_STOPPING)
-    {
-        return;
-    }
     /* Mark the attempt first: never retry on every line. */
-    map_state.flusher_pid = pid;
-    map_state.flusher_stop = 0;
-    init_wake();
+    f->pid = pid;
+    f->stop = 0;
+    init_wake(f);
     /* The thread inherits this mask: signals stay with Python's threads. */
     sigset_t all, old;
     sigfillset(&all);
@@ -412,47 +408,74 @@ start_flusher_locked(long pid)
     int err = pthread_attr_init(&attr);
     if (err == 0) {
         (void)pthread_attr_setstacksize(&attr, 64 * 1024);
-        err = pthread_create(&map_state.flusher, &attr, flusher_main, NULL);
+        err = pthread_create(&f->thread, &attr, flusher_main, f);
         pthread_attr_destroy(&attr);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err != 0) {
-        map_state.flusher_pid = -1;     /* none in this process */
+        f->pid = -1;            /* none in this process */
     }
 }
 
-/* Stop and join the flusher thread of this process, if any.  Lock held;
-   it is released while joining.  Two threads may stop it at once (the
-   PyUnstable_* API is called without the GIL): only the first joins; the
-   other finds FLUSHER_STOPPING and goes on, which is safe because
-   flusher_stop stays set until the join is over, so the flusher touches
-   nothing more once it gets the lock. */
-static void
-stop_flusher_locked(void)
+/* Not while another thread is stopping it: the next dirty buffer after
+   that starts it. */
+void
+_PyPerfFlusher_Notify(_PyPerfFlusher *f, pthread_mutex_t *lock,
+                      int64_t *dirty_ns, int (*flush)(void), long pid)
 {
-    if (map_state.flusher_pid != (long)getpid()) {
+    if (f->pid == pid) {
+        pthread_cond_signal(&f->wake);
         return;
     }
-    pthread_t thread = map_state.flusher;
-    map_state.flusher_pid = FLUSHER_STOPPING;
-    map_state.flusher_stop = 1;
-    pthread_cond_signal(&map_state.wake);
-    pthread_mutex_unlock(&map_state.lock);
-    pthread_join(thread, NULL);
-    pthread_mutex_lock(&map_state.lock);
-    map_state.flusher_pid = 0;
-    map_state.flusher_stop = 0;
+    if (f->pid == -1 || f->pid == FLUSHER_STOPPING) {
+        return;
+    }
+    f->lock = lock;
+    f->dirty_ns = dirty_ns;
+    f->flush = flush;
+    start_flusher(f, pid);
 }
 
-/* Report, once, a failed flush of the flusher thread.  Lock held. */
-static int
-take_flush_error_locked(void)
+/* Two threads may stop it at once (the PyUnstable_* API is called without
+   the GIL): only the first joins; the other finds FLUSHER_STOPPING and
+   goes on, which is safe because 'stop' stays set until the join is over,
+   so the flusher touches nothing more once it gets the lock. */
+void
+_PyPerfFlusher_Stop(_PyPerfFlusher *f)
 {
-    if (map_state.flush_error) {
-        map_state.flush_error = 0;
+    if (f->pid != (long)getpid()) {
+        return;
+    }
+    pthread_t thread = f->thread;
+    f->pid = FLUSHER_STOPPING;
+    f->stop = 1;
+    pthread_cond_signal(&f->wake);
+    pthread_mutex_unlock(f->lock);
+    pthread_join(thread, NULL);
+    pthread_mutex_lock(f->lock);
+    f->pid = 0;
+    f->stop = 0;
+}
+
+int
+_PyPerfFlusher_TakeError(_PyPerfFlusher *f)
+{
+    if (f->error) {
+        f->error = 0;
         return -1;
     }
     return 0;
+}
+
+void
+_PyPerfFlusher_AfterForkChild(_PyPerfFlusher *f)
+{
+    f->error = 0;
+    /* Nor is anybody stopping one here (a parent thread may have been). */
+    if (f->pid == FLUSHER_STOPPING) {
+        f->pid = 0;
+        f->stop = 0;
+    }
 }
 
 /* Format one line into the buffer.  Lock held, map open. */
@@ -491,12 +514,9 @@ append_line_locked(const void *code_addr, size_t code_size,
     map_state.len += len;
     if (map_state.dirty_ns == 0) {
         map_state.dirty_ns = monotonic_ns();
-        if (map_state.flusher_pid == map_state.pid) {
-            pthread_cond_signal(&map_state.wake);
-        }
-        else if (map_state.flusher_pid != -1) {
-            start_flusher_locked(map_state.pid);
-        }
+        _PyPerfFlusher_Notify(&map_state.flusher, &map_state.lock,
+                              &map_state.dirty_ns, flush_locked,
+                              map_state.pid);
     }
     return 0;
 }
@@ -536,7 +556,7 @@ _PyPerfMap_Flush(void)
     }
     pthread_mutex_lock(&map_state.lock);
     int result = flush_locked();
-    if (take_flush_error_locked() < 0) {
+    if (_PyPerfFlusher_TakeError(&map_state.flusher) < 0) {
         result = -1;
     }
     pthread_mutex_unlock(&map_state.lock);
@@ -547,15 +567,15 @@ int
 _PyPerfMap_MaybeFlush(void)
 {
     /* Unlocked peek: a stale value only delays or advances a flush. */
-    if (map_state.dirty_ns == 0 && !map_state.flush_error) {
+    if (map_state.dirty_ns == 0 && !map_state.flusher.error) {
         return 0;
     }
     if (pthread_mutex_trylock(&map_state.lock) != 0) {
         return 0;
     }
-    int result = take_flush_error_locked();
+    int result = _PyPerfFlusher_TakeError(&map_state.flusher);
     if (map_state.dirty_ns != 0
-        && monotonic_ns() - map_state.dirty_ns >= FLUSH_DELAY_NS
+        && monotonic_ns() - map_state.dirty_ns >= _PyPerf_FLUSH_DELAY_NS
         && map_state.pid == (long)getpid())
     {
         result = flush_locked();
@@ -568,8 +588,8 @@ int
 _PyPerfMap_Close(void)
 {
     pthread_mutex_lock(&map_state.lock);
-    stop_flusher_locked();
-    int result = take_flush_error_locked();
+    _PyPerfFlusher_Stop(&map_state.flusher);
+    int result = _PyPerfFlusher_TakeError(&map_state.flusher);
     if (map_state.fd >= 0) {
         if (map_state.pid == (long)getpid() && flush_locked() < 0) {
             result = -1;
@@ -594,7 +614,7 @@ _PyPerfMap_BeforeFork(void)
        (qemu-user, for one, cannot fork a process whose other threads are
        running guest code), and the child would not inherit it anyway. */
     pthread_mutex_lock(&map_state.lock);
-    stop_flusher_locked();
+    _PyPerfFlusher_Stop(&map_state.flusher);
     /* What a persist-after-fork child copies: the parent's map as it is
        now.  The parent goes on appending while the child copies, lines
        for slots that the child will give to its own functions. */
@@ -609,10 +629,9 @@ _PyPerfMap_AfterForkParent(void)
     /* Lines buffered since the flush before fork() need the flusher
        again; otherwise the next line starts it. */
     long pid = (long)getpid();
-    if (map_state.dirty_ns != 0 && map_state.pid == pid
-        && map_state.flusher_pid != -1)
-    {
-        start_flusher_locked(pid);
+    if (map_state.dirty_ns != 0 && map_state.pid == pid) {
+        _PyPerfFlusher_Notify(&map_state.flusher, &map_state.lock,
+                              &map_state.dirty_ns, flush_locked, pid);
     }
     fork_map_size = -1;
     pthread_mutex_unlock(&map_state.lock);
@@ -716,12 +735,7 @@ _PyPerfMap_AfterForkChild(int persist)
        with a fresh condition variable, with its first line.  A failed
        flush of the parent's is the parent's to report. */
     pthread_mutex_init(&map_state.lock, NULL);
-    map_state.flush_error = 0;
-    /* Nor is anybody stopping one here (a parent thread may have been). */
-    if (map_state.flusher_pid == FLUSHER_STOPPING) {
-        map_state.flusher_pid = 0;
-        map_state.flusher_stop = 0;
-    }
+    _PyPerfFlusher_AfterForkChild(&map_state.flusher);
     int result = 0;
     off_t parent_size = fork_map_size;
     fork_map_size = -1;

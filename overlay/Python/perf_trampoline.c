@@ -101,7 +101,6 @@
 #  include <errno.h>              // errno, EINVAL
 #  include <pthread.h>            // pthread_getattr_np()
 #  include <sys/mman.h>           // mmap(), mprotect()
-#  include <time.h>               // clock_gettime()
 #  include <unistd.h>             // sysconf()
 #endif
 
@@ -466,14 +465,6 @@ allocate_slot(void)
 }
 
 
-static int64_t
-monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ------------------------------------------------------------------ */
 /* Identities                                                         */
 
@@ -653,11 +644,6 @@ write_record(_PyPerfTrampoline *t)
     }
     t->written_gen = perf_state.output_gen;
     t->ready = ready_address(t);
-    if (perf_state.dirty_ns == 0
-        && perf_state.backend != &_PyPerf_MapBackend)
-    {
-        perf_state.dirty_ns = monotonic_ns();
-    }
     return 0;
 }
 
@@ -1217,8 +1203,6 @@ _PyPerf_InitInterpreter(PyThreadState *tstate)
 /* ------------------------------------------------------------------ */
 /* Lifecycle                                                          */
 
-#define FLUSH_DELAY_NS (50 * 1000 * 1000)
-
 /* Called while the thread is releasing the GIL: no warning can be issued
    here.  A failure is reported by the next trampolined call (the bumped
    generation sends it down the slow path) or by deactivation. */
@@ -1239,20 +1223,16 @@ _PyPerf_MaybeFlush(void)
     {
         report_flush_failure_later();
     }
-    if (perf_state.dirty_ns != 0
-        && monotonic_ns() - perf_state.dirty_ns >= FLUSH_DELAY_NS)
+    if (_PyPerfJit_MaybeFlush() < 0
+        && perf_state.backend == &_PyPerf_JitBackend)
     {
-        perf_state.dirty_ns = 0;
-        if (perf_state.backend != NULL && perf_state.backend->flush() < 0) {
-            report_flush_failure_later();
-        }
+        report_flush_failure_later();
     }
 }
 
 void
 _PyPerf_FlushAll(void)
 {
-    perf_state.dirty_ns = 0;
     /* The map writer also serves the PyUnstable_* API: flush it even when
        the jitdump backend is the current one. */
     int failed = _PyPerfMap_Flush() < 0
@@ -1297,6 +1277,7 @@ _PyPerf_BeforeFork(void)
     /* The child must not inherit buffered data: it would either be lost
        or written twice. */
     _PyPerf_FlushAll();
+    _PyPerfJit_BeforeFork();
     _PyPerfMap_BeforeFork();
 }
 

@@ -195,6 +195,10 @@ extern double _PyPerf_ProcessStartTime(int clock_id);
 /* Flush if data has waited longer than the flush delay (cheap when clean).
    Returns -1 if a flush failed. */
 extern int _PyPerfMap_MaybeFlush(void);
+/* The same for the jitdump writer (Python/perf_jit_trampoline.c), and
+   stopping its flusher thread before fork(). */
+extern int _PyPerfJit_MaybeFlush(void);
+extern void _PyPerfJit_BeforeFork(void);
 
 #ifdef PY_HAVE_PERF_TRAMPOLINE
 /* Code-extra index 0 belongs to the perf trampolines in every interpreter:
@@ -367,6 +371,47 @@ struct _PyPerfArena;
 
 #ifdef PY_HAVE_PERF_TRAMPOLINE
 #  include <pthread.h>            // pthread_mutex_t
+
+/* How long data may wait in a writer's buffer. */
+#  define _PyPerf_FLUSH_DELAY_NS (50 * 1000 * 1000)
+
+/* A writer's flusher thread (Python/perf_map.c): writes the writer's
+   buffer out _PyPerf_FLUSH_DELAY_NS after it became non-empty, so that the
+   file is current while the process runs, even one that never blocks or
+   releases the GIL.  One per writer (the map, the jitdump); all fields are
+   guarded by the writer's lock. */
+typedef struct _PyPerfFlusher {
+    pthread_mutex_t *lock;      /* the writer's lock, held while flushing */
+    int64_t *dirty_ns;          /* when the writer's buffer became
+                                   non-empty, or 0 */
+    int (*flush)(void);         /* writes the buffer out and clears
+                                   *dirty_ns, lock held; -1 on failure */
+    pthread_cond_t wake;        /* signalled when the buffer becomes
+                                   non-empty, and to stop the thread */
+    pthread_t thread;
+    long pid;                   /* the process that runs it, 0 if none,
+                                   -1 if it could not be started, -2
+                                   while a thread joins it */
+    int stop;                   /* asks it to exit */
+    int error;                  /* a flush by the thread failed, not yet
+                                   reported */
+} _PyPerfFlusher;
+
+/* The writer's buffer just became non-empty (*dirty_ns was set): wake the
+   thread, or start it in this process (pid) if it does not run yet; a
+   failure to start it is not an error (the other flush points remain) and
+   is not retried.  Lock held. */
+extern void _PyPerfFlusher_Notify(_PyPerfFlusher *f, pthread_mutex_t *lock,
+                                  int64_t *dirty_ns, int (*flush)(void),
+                                  long pid);
+/* Stop and join the thread if this process runs it: before fork() and
+   when the writer closes.  Lock held; released while joining. */
+extern void _PyPerfFlusher_Stop(_PyPerfFlusher *f);
+/* -1, once, if a flush by the thread failed.  Lock held. */
+extern int _PyPerfFlusher_TakeError(_PyPerfFlusher *f);
+/* In a fork child, with the writer's lock made fresh: there is no thread
+   (stopped before fork()), and a failed flush is the parent's. */
+extern void _PyPerfFlusher_AfterForkChild(_PyPerfFlusher *f);
 #endif
 
 /* The perf map writer (Python/perf_map.c). */
@@ -380,22 +425,18 @@ struct _perf_map_state {
     size_t len;
     int64_t dirty_ns;           /* when buf became non-empty, or 0 */
 #ifdef PY_HAVE_PERF_TRAMPOLINE
-    /* The flusher thread (Python/perf_map.c): writes the buffer out
-       FLUSH_DELAY after it became non-empty. */
-    pthread_cond_t wake;        /* signalled when buf becomes non-empty,
-                                   and to stop the thread */
-    pthread_t flusher;
-    long flusher_pid;           /* the process that runs it, 0 if none,
-                                   -1 if it could not be started, -2
-                                   while a thread joins it */
-    int flusher_stop;           /* asks it to exit */
-    int flush_error;            /* a flush by the thread failed, not yet
-                                   reported */
+    _PyPerfFlusher flusher;
 #endif
 };
 
 /* The jitdump writer (Python/perf_jit_trampoline.c). */
 struct _perf_jit_state {
+#ifdef PY_HAVE_PERF_TRAMPOLINE
+    /* Guards everything below, and _PyRuntime.perf.dirty_ns: the flusher
+       thread writes the buffer without the GIL. */
+    pthread_mutex_t lock;
+    _PyPerfFlusher flusher;
+#endif
     /* Descriptor of this process's dump, or -1. */
     int fd;
     /* The process that created the file named by 'path', or 0.  In a fork
@@ -427,13 +468,14 @@ struct _perf_jit_state {
     int broken;
 };
 
-#define _perf_jit_state_INIT { .fd = -1, .code_index = 1, }
-
 #ifdef PY_HAVE_PERF_TRAMPOLINE
 #  define _perf_map_state_INIT \
     { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, }
+#  define _perf_jit_state_INIT \
+    { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1, .code_index = 1, }
 #else
 #  define _perf_map_state_INIT { .fd = -1, }
+#  define _perf_jit_state_INIT { .fd = -1, .code_index = 1, }
 #endif
 
 struct _perf_runtime_state {
@@ -462,8 +504,9 @@ struct _perf_runtime_state {
        again: activating in between (a __del__ run by the finalization)
        would write to buffers nobody flushes any more. */
     int finalized;
-    /* When the backend (other than the map writer, which tracks its own)
-       got data not yet flushed, or 0. */
+    /* When the jitdump writer's buffer became non-empty, or 0 (the map
+       writer has its own, map.dirty_ns).  Written under jit.lock; here so
+       that the test in PyEval_SaveThread() (Python/ceval.c) reads both. */
     int64_t dirty_ns;
     /* Identity table: (name, firstlineno) -> trampoline. */
     struct _PyPerfTrampoline **table;

@@ -1056,9 +1056,11 @@ class TestPerfMap(PerfTestCase):
 
     def test_flushed_while_process_never_blocks(self):
         # A process that never releases the GIL (pure computation) still
-        # gets a current map: the writer's own thread flushes the buffer
-        # 50 ms after a line was added.  The child spins until it is
-        # killed, so only a flush while it runs can put the line there.
+        # gets a current map and a current jitdump: each writer's own
+        # thread flushes its buffer 50 ms after data was added.  The child
+        # spins until it is killed, so only a flush while it runs can put
+        # the function there (a server stopped with SIGTERM never exits
+        # cleanly).
         script = self.make_script("""
             import os, time
             def computed_while_spinning():
@@ -1069,28 +1071,52 @@ class TestPerfMap(PerfTestCase):
             while time.monotonic() < deadline:
                 pass
             """)
-        proc = subprocess.Popen(
-            [sys.executable, "-X", "perf", script],
-            stdout=subprocess.PIPE, env=child_env(),
-            preexec_fn=remove_own_stale_files)
-        self.track_pid(proc.pid)
-        with proc:
-            try:
-                self.assertEqual(proc.stdout.readline(), b"ready\n")
-                want = f" py::computed_while_spinning:{script}\n"
-                content = ""
-                deadline = time.monotonic() + support.SHORT_TIMEOUT
-                while want not in content and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                    with open(perf_map_file(proc.pid),
-                              encoding="utf-8") as f:
-                        content = f.read()
-                self.assertIn(want, content)
-                # Still running: the flush did not come from its exit.
-                self.assertIsNone(proc.poll())
-            finally:
-                proc.kill()
-                proc.wait(timeout=support.SHORT_TIMEOUT)
+        want = f"py::computed_while_spinning:{script}"
+        for backend in ("perf", "perf_jit"):
+            with self.subTest(backend=backend):
+                proc = subprocess.Popen(
+                    [sys.executable, "-X", backend, script],
+                    stdout=subprocess.PIPE, env=child_env(),
+                    preexec_fn=remove_own_stale_files)
+                self.track_pid(proc.pid)
+                with proc:
+                    try:
+                        self.assertEqual(proc.stdout.readline(), b"ready\n")
+                        names = []
+                        deadline = time.monotonic() + support.SHORT_TIMEOUT
+                        while (want not in names
+                               and time.monotonic() < deadline):
+                            time.sleep(0.05)
+                            names = self.names_so_far(backend, proc.pid)
+                        self.assertIn(want, names)
+                        # Still running: the flush did not come from its
+                        # exit.
+                        self.assertIsNone(proc.poll())
+                    finally:
+                        proc.kill()
+                        proc.wait(timeout=support.SHORT_TIMEOUT)
+                if backend == "perf_jit":
+                    # Killed: no CODE_CLOSE, but whole records only.
+                    dump = self.read_jitdump(proc.pid)
+                    self.assertIn(want, self.jit_names(dump))
+                    self.assertNotEqual(dump.records[-1].id, JIT_CODE_CLOSE)
+
+    def names_so_far(self, backend, pid):
+        """The names in a running process's map or jitdump (which may be
+        in the middle of a write)."""
+        path = perf_map_file(pid) if backend == "perf" else jit_dump_file(pid)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        if backend == "perf":
+            lines = data.decode("utf-8", "replace").split("\n")[:-1]
+            return [line.split(" ", 2)[-1] for line in lines]
+        try:
+            return self.jit_names(parse_jitdump(data))
+        except ValueError:
+            return []
 
     def test_flushed_at_os_exit(self):
         script, res = self.run_script("""
