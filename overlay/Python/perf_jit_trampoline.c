@@ -1570,8 +1570,14 @@ int
 _PyPerfJit_MaybeFlush(void)
 {
     perf_jit_state *st = &perf_jit;
-    /* Unlocked peek: a stale value only delays or advances a flush. */
-    if (_PyRuntime.perf.dirty_ns == 0 && !st->flusher.error) {
+    /* Unlocked peeks, cheapest first (this runs whenever a thread releases
+       the GIL while records wait): a stale value only delays or advances
+       a flush. */
+    int64_t dirty = _PyRuntime.perf.dirty_ns;
+    if (!st->flusher.error
+        && (dirty == 0
+            || (int64_t)monotonic_ns() - dirty < _PyPerf_FLUSH_DELAY_NS))
+    {
         return 0;
     }
     if (st->pid != (long)getpid()
@@ -1580,7 +1586,7 @@ _PyPerfJit_MaybeFlush(void)
         return 0;
     }
     int res = _PyPerfFlusher_TakeError(&st->flusher);
-    int64_t dirty = _PyRuntime.perf.dirty_ns;
+    dirty = _PyRuntime.perf.dirty_ns;
     if (dirty != 0
         && (int64_t)monotonic_ns() - dirty >= _PyPerf_FLUSH_DELAY_NS
         && flush_buffer(st) < 0)
