@@ -16,6 +16,7 @@ it forks) and its /tmp files are removed afterwards.
 import os
 import re
 import shutil
+import signal
 import stat
 import struct
 import subprocess
@@ -2454,7 +2455,8 @@ class TestPerfProfiler(PerfTestCase):
         return [self.perf, "--buildid-dir",
                 os.path.join(self.tmpdir(), "buildid"), *args]
 
-    def perf_record(self, source, *python_options, record_options=("-g",)):
+    def perf_record(self, source, *python_options, record_options=("-g",),
+                    rc=0):
         script = self.make_script(source, "profiled")
         data = os.path.join(self.tmpdir(), "perf.data")
         cmd = self.perf_command(
@@ -2468,8 +2470,9 @@ class TestPerfProfiler(PerfTestCase):
         pids = self.child_pids(out)
         for pid in pids:
             self.track_pid(pid)
-        if proc.returncode != 0:
-            self.fail(f"perf record failed ({proc.returncode}): {cmd}\n"
+        if proc.returncode != rc:
+            self.fail(f"perf record exited with {proc.returncode}, expected "
+                      f"{rc}: {cmd}\n"
                       f"{out}\n{proc.stderr.decode(errors='replace')}")
         self.assertEqual(len(pids), 1, out)
         return script, data, pids[0]
@@ -2587,6 +2590,28 @@ class TestPerfProfiler(PerfTestCase):
         script, data, pid = self.perf_record(
             PROFILED_SCRIPT, "-X", "perf_jit",
             record_options=("-g", "-k", "1"))
+        self.assertInjectedNames(data, pid)
+
+    def test_perf_jit_inject_after_sigterm(self):
+        # A process stopped by a signal it does not handle (SIGTERM, the
+        # way servers are stopped) never exits cleanly: the records it
+        # buffered reach the dump only through the writer's flusher
+        # thread.  perf inject must still name its functions.  (Without
+        # the thread the dump held only its header.)
+        source = PROFILED_SCRIPT.replace(
+            "import os\n", "import os, signal\n").replace(
+            "    bar(n)\n",
+            "    bar(n)\n    os.kill(os.getpid(), signal.SIGTERM)\n")
+        self.assertIn("signal.SIGTERM", source)
+        script, data, pid = self.perf_record(
+            source, "-X", "perf_jit", record_options=("-g", "-k", "1"),
+            rc=-signal.SIGTERM)       # perf record dies of it too
+        dump = self.read_jitdump(pid)
+        self.assertNotEqual(dump.records[-1].id, JIT_CODE_CLOSE,
+                            "the process exited cleanly after all")
+        self.assertInjectedNames(data, pid)
+
+    def assertInjectedNames(self, data, pid):
         jitted = self.perf_inject(data, pid)
         samples = [python_frames(s)
                    for s in parse_perf_script(self.perf_script(jitted))]
