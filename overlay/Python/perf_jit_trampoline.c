@@ -1580,9 +1580,13 @@ _PyPerfJit_MaybeFlush(void)
     {
         return 0;
     }
-    if (st->pid != (long)getpid()
-        || pthread_mutex_trylock(&st->lock) != 0)
-    {
+    if (st->pid != (long)getpid()) {
+        /* A fork child that PyOS_AfterFork_Child() has not seen, with the
+           parent's records: drop them (and dirty_ns) once, instead of
+           coming back here at every release of the GIL. */
+        return st->pid != 0 ? perf_jit_flush() : 0;
+    }
+    if (pthread_mutex_trylock(&st->lock) != 0) {
         return 0;
     }
     int res = _PyPerfFlusher_TakeError(&st->flusher);

@@ -366,14 +366,17 @@ flusher_main(void *arg)
     _PyPerfFlusher *f = arg;
     pthread_mutex_lock(f->lock);
     while (!f->stop) {
-        if (*f->dirty_ns == 0) {
+        if (*f->dirty_ns == 0 || f->error) {
             pthread_cond_wait(&f->wake, f->lock);
             continue;
         }
         int64_t deadline = *f->dirty_ns + _PyPerf_FLUSH_DELAY_NS;
         if (monotonic_ns() >= deadline) {
             if (f->flush() < 0) {
+                /* Make the next thread that releases the GIL look (see
+                   _PyPerfFlusher); sleep until it has taken the error. */
                 f->error = 1;
+                *f->dirty_ns = 1;
             }
             continue;
         }
@@ -472,7 +475,7 @@ _PyPerfFlusher_AfterForkChild(_PyPerfFlusher *f)
 {
     f->error = 0;
     /* Nor is anybody stopping one here (a parent thread may have been). */
-    if (f->pid == FLUSHER_STOPPING) {
+    if (f->pid == FLUSHER_STOPPING || f->pid == -1) {
         f->pid = 0;
         f->stop = 0;
     }
@@ -576,9 +579,10 @@ _PyPerfMap_MaybeFlush(void)
     int result = _PyPerfFlusher_TakeError(&map_state.flusher);
     if (map_state.dirty_ns != 0
         && monotonic_ns() - map_state.dirty_ns >= _PyPerf_FLUSH_DELAY_NS
-        && map_state.pid == (long)getpid())
+        && map_state.pid == (long)getpid()
+        && flush_locked() < 0)
     {
-        result = flush_locked();
+        result = -1;
     }
     pthread_mutex_unlock(&map_state.lock);
     return result;

@@ -116,10 +116,10 @@
 /* ------------------------------------------------------------------ */
 /* Errors                                                             */
 
-/* The map writer may set the error without the GIL (its flusher thread,
-   C API callers), while a thread holding it formats a warning from it.
-   The message may then be garbled, but never unterminated: the last byte
-   of the buffer is never written and stays '\0'. */
+/* The writers may set the error without the GIL (their flusher threads,
+   the map's C API callers), while a thread holding it formats a warning
+   from it.  The message may then be garbled, but never unterminated: the
+   last byte of the buffer is never written and stays '\0'. */
 void
 _PyPerf_SetError(const char *format, ...)
 {

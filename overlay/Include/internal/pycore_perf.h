@@ -14,9 +14,14 @@
      its inlined-call paths when the hook is installed.
 
    Locking: every manager entry point and every backend callback runs with
-   the GIL held (one GIL for all interpreters in 3.11).  The perf map writer
-   additionally has its own mutex because PyUnstable_WritePerfMapEntry() may
-   be called by foreign JITs from threads that do not hold the GIL.
+   the GIL held (one GIL for all interpreters in 3.11).  Each writer also
+   has a mutex of its own, which guards its state: the map's because
+   PyUnstable_WritePerfMapEntry() may be called by foreign JITs from
+   threads that do not hold the GIL, and both because each writer has a
+   flusher thread (_PyPerfFlusher) that writes its buffer without the GIL.
+   A few words are read without the mutex, where a stale value only delays
+   or advances a flush: the writers' dirty_ns and flusher error flags (in
+   PyEval_SaveThread() and the *_MaybeFlush() functions).
 */
 #ifndef Py_INTERNAL_PERF_H
 #define Py_INTERNAL_PERF_H
@@ -91,7 +96,8 @@ typedef void (*_PyPerf_FoundFunc)(uintptr_t code_addr, const char *name,
 
 /* A backend.  Callbacks return 0 on success and -1 on failure, with a
    message recorded by _PyPerf_SetError(); they never raise and never
-   abort.  All are called with the GIL held. */
+   abort.  All are called with the GIL held (the writers' flusher threads
+   run without it, under the writer's own mutex). */
 typedef struct {
     const char *name;           /* "perf" or "perf_jit" */
     /* Make sure the output for the current process (getpid()) is open. */
@@ -379,7 +385,15 @@ struct _PyPerfArena;
    buffer out _PyPerf_FLUSH_DELAY_NS after it became non-empty, so that the
    file is current while the process runs, even one that never blocks or
    releases the GIL.  One per writer (the map, the jitdump); all fields are
-   guarded by the writer's lock. */
+   guarded by the writer's lock, except that 'error' is also peeked at
+   without it (see the locking note at the top), and that a fork child
+   makes the lock fresh (_PyPerfFlusher_AfterForkChild()).
+
+   A flush by the thread that fails sets 'error' and sets *dirty_ns to 1, a
+   time long past: the next thread that releases the GIL then calls the
+   writer's *_MaybeFlush(), which takes the error and has the manager
+   report it (report_flush_failure_later() in Python/perf_trampoline.c).
+   The thread sleeps until then. */
 typedef struct _PyPerfFlusher {
     pthread_mutex_t *lock;      /* the writer's lock, held while flushing */
     int64_t *dirty_ns;          /* when the writer's buffer became
@@ -410,7 +424,8 @@ extern void _PyPerfFlusher_Stop(_PyPerfFlusher *f);
 /* -1, once, if a flush by the thread failed.  Lock held. */
 extern int _PyPerfFlusher_TakeError(_PyPerfFlusher *f);
 /* In a fork child, with the writer's lock made fresh: there is no thread
-   (stopped before fork()), and a failed flush is the parent's. */
+   (stopped before fork()), a failed flush is the parent's, and so is a
+   failure to start the thread: the child tries again. */
 extern void _PyPerfFlusher_AfterForkChild(_PyPerfFlusher *f);
 #endif
 
@@ -496,8 +511,9 @@ struct _perf_runtime_state {
     /* Set once the backend failed; the warning has been reported. */
     int failed;
     /* A flush failed where no warning can be issued (a thread releasing
-       the GIL): the next trampolined call takes the slow path and reports
-       it there, and so do deactivation and finalization. */
+       the GIL, or a writer's flusher thread, whose failure the next thread
+       releasing the GIL notices): the next trampolined call takes the slow
+       path and reports it there, and so does deactivation. */
     int flush_failed;
     int persist_after_fork;
     /* Set by _PyPerf_Fini(), cleared when the main interpreter starts

@@ -1210,6 +1210,51 @@ class TestPerfMap(PerfTestCase):
                         sum(name.startswith(f"py::{prefix}")
                             for name in names), n)
 
+    def test_failed_write_of_the_flusher_thread_reported(self):
+        # The writer's own thread fails to write (RLIMIT_FSIZE, as a full
+        # disk would) while the program only calls functions that are
+        # described already: the next thread to release the GIL notices,
+        # and the next trampolined call warns once and turns support off,
+        # as after a failure of any other flush.  (The map writer's check
+        # dropped the error when it flushed in the same call; the jitdump
+        # writer's first thread left the check no reason to run.)
+        source = """
+            import os, resource, sys, time, warnings
+            backend = sys.argv[1]
+            def first():
+                return 1
+            def second():
+                return 2
+            sys.activate_stack_trampoline(backend)
+            first()
+            time.sleep(0.2)                 # the thread writes first()
+            path = (f"/tmp/perf-{os.getpid()}.map" if backend == "perf"
+                    else f"/tmp/jit-{os.getpid()}.dump")
+            size = os.path.getsize(path)
+            soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                second()                    # buffered
+                time.sleep(0.2)             # the thread's write fails
+                for _ in range(5):
+                    first()
+                    time.sleep(0.01)
+            print(f"warnings={[str(w.message) for w in caught]}")
+            print(f"active={sys.is_stack_trampoline_active()}")
+            print(f"grew={os.path.getsize(path) != size}")
+            """
+        for backend in ("perf", "perf_jit"):
+            with self.subTest(backend=backend):
+                _, res = self.run_script(source, args=[backend])
+                values = self.values(res.out)
+                warnings = eval(values["warnings"])
+                self.assertEqual(len(warnings), 1, warnings)
+                self.assertIn("disabled", warnings[0])
+                self.assertIn("File too large", warnings[0])
+                self.assertEqual(values["active"], "False")
+                self.assertEqual(values["grew"], "False")
+
     def test_flushed_at_deactivation(self):
         script = self.make_script("""
             import sys
