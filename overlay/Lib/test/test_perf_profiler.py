@@ -1594,6 +1594,45 @@ class TestFork(PerfTestCase):
         self.assertNamed(self.jit_names(self.read_jitdump(child2)), script,
                          present=["f_child_exit"], absent=["f_parent_only"])
 
+    def test_fork_perf_jit_without_fork_hooks(self):
+        # C code forks without telling Python (no PyOS_BeforeFork() or
+        # PyOS_AfterFork_Child()), while the parent has records buffered
+        # and its flusher thread may hold the writer's lock: the child
+        # must not wait for that lock, never writes the parent's dump, and
+        # writes its own (the fork child's first callback makes the lock
+        # fresh).  Repeated, to meet the thread at different moments.
+        import_helper.import_module("ctypes")
+        script, res = self.run_script("""
+            import ctypes, os, sys, time
+            sys.activate_stack_trampoline("perf_jit")
+            fork = ctypes.PyDLL(None).fork      # the GIL stays held
+            children = []
+            for i in range(20):
+                ns = {}
+                exec(f"def parent_{i}(): return {i}", ns)
+                ns[f"parent_{i}"]()             # buffered in the parent
+                time.sleep(0.003 * (i % 20))    # the thread may flush
+                pid = fork()
+                if pid == 0:
+                    exec(f"def child_{i}(): return {i}", ns)
+                    ns[f"child_{i}"]()
+                    os._exit(0)
+                print(f"pid={pid}", flush=True)
+                _, status = os.waitpid(pid, 0)
+                children.append(os.waitstatus_to_exitcode(status))
+            print(f"statuses={children}")
+            """)
+        self.assertEqual(self.values(res.out)["statuses"], str([0] * 20))
+        parent = self.jit_names(self.read_jitdump(res.pid))
+        self.assertEqual(
+            sorted(n for n in parent if n.startswith("py::parent_")),
+            sorted(f"py::parent_{i}:<string>" for i in range(20)))
+        self.assertFalse([n for n in parent if n.startswith("py::child_")])
+        for i, pid in enumerate(self.child_pids(res.out)):
+            names = self.jit_names(self.read_jitdump(pid))
+            self.assertIn(f"py::child_{i}:<string>", names)
+            self.assertFalse([n for n in names if n.startswith("py::parent_")])
+
     def test_fork_persist_perf_jit(self):
         import_helper.import_module("_testinternalcapi")
         script, res, (child1, child2) = self.run_fork_script("perf_jit",
