@@ -1489,8 +1489,7 @@ lock_state(void)
 {
     perf_jit_state *st = &perf_jit;
     if (st->pid != 0 && st->pid != (long)getpid()) {
-        pthread_mutex_init(&st->lock, NULL);
-        _PyPerfFlusher_AfterForkChild(&st->flusher);
+        _PyPerfFlusher_AfterForkChild(&st->flusher, &st->lock);
     }
     pthread_mutex_lock(&st->lock);
     return st;
@@ -1547,8 +1546,7 @@ perf_jit_after_fork_child(int persist)
     /* Only this thread exists now, and the flusher was stopped before
        fork(): a lock the forking thread held is made fresh. */
     perf_jit_state *st = &perf_jit;
-    pthread_mutex_init(&st->lock, NULL);
-    _PyPerfFlusher_AfterForkChild(&st->flusher);
+    _PyPerfFlusher_AfterForkChild(&st->flusher, &st->lock);
     pthread_mutex_lock(&st->lock);
     int res = after_fork_child_locked(persist);
     pthread_mutex_unlock(&st->lock);

@@ -471,8 +471,9 @@ _PyPerfFlusher_TakeError(_PyPerfFlusher *f)
 }
 
 void
-_PyPerfFlusher_AfterForkChild(_PyPerfFlusher *f)
+_PyPerfFlusher_AfterForkChild(_PyPerfFlusher *f, pthread_mutex_t *lock)
 {
+    pthread_mutex_init(lock, NULL);
     f->error = 0;
     /* Nor is anybody stopping one here (a parent thread may have been). */
     if (f->pid == FLUSHER_STOPPING || f->pid == -1) {
@@ -738,8 +739,7 @@ _PyPerfMap_AfterForkChild(int persist)
        fork (_PyPerfMap_BeforeFork() stopped it); the child starts its own,
        with a fresh condition variable, with its first line.  A failed
        flush of the parent's is the parent's to report. */
-    pthread_mutex_init(&map_state.lock, NULL);
-    _PyPerfFlusher_AfterForkChild(&map_state.flusher);
+    _PyPerfFlusher_AfterForkChild(&map_state.flusher, &map_state.lock);
     int result = 0;
     off_t parent_size = fork_map_size;
     fork_map_size = -1;

@@ -423,10 +423,13 @@ extern void _PyPerfFlusher_Notify(_PyPerfFlusher *f, pthread_mutex_t *lock,
 extern void _PyPerfFlusher_Stop(_PyPerfFlusher *f);
 /* -1, once, if a flush by the thread failed.  Lock held. */
 extern int _PyPerfFlusher_TakeError(_PyPerfFlusher *f);
-/* In a fork child, with the writer's lock made fresh: there is no thread
-   (stopped before fork()), a failed flush is the parent's, and so is a
-   failure to start the thread: the child tries again. */
-extern void _PyPerfFlusher_AfterForkChild(_PyPerfFlusher *f);
+/* In a fork child, where only the forking thread exists: make the
+   writer's lock fresh (a thread that does not exist here may have held
+   it).  There is no flusher thread (stopped before fork(), or never
+   inherited), a failed flush is the parent's, and so is a failure to
+   start the thread: the child tries again. */
+extern void _PyPerfFlusher_AfterForkChild(_PyPerfFlusher *f,
+                                          pthread_mutex_t *lock);
 #endif
 
 /* The perf map writer (Python/perf_map.c). */
