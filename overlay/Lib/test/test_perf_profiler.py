@@ -1112,8 +1112,9 @@ class TestPerfMap(PerfTestCase):
         except FileNotFoundError:
             return []
         if backend == "perf":
-            lines = data.decode("utf-8", "replace").split("\n")[:-1]
-            return [line.split(" ", 2)[-1] for line in lines]
+            # Whole lines only: a line being written has no newline yet.
+            return self.map_names(
+                data.decode("utf-8", "replace").split("\n")[:-1])
         try:
             return self.jit_names(parse_jitdump(data))
         except ValueError:
