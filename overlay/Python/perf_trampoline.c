@@ -25,10 +25,15 @@
      into the trampoline, in a stack reserve of the stub that called the
      current activation, and removes it when it pops the frame (see
      "Frame records for inlined calls" in pycore_perf.h).  Only when the
-     reserve is full, or the activation has none (it was entered from C),
-     does ceval.c call the trampoline, through the hook, passing
-     _PyPerf_ENTER_RESERVED so that the new activation uses the stub's
-     reserve.
+     reserve is full, or the activation has none (it was entered without
+     a stub), does ceval.c call the trampoline, through the hook.  The
+     hook tells every activation it enters through a stub that it may use
+     the stub's reserve (_PyPerf_ENTER_RESERVED).
+   * Generators and coroutines resumed by a for loop, yield from or await
+     in code quickened while the hook is installed run in the resuming
+     activation the same way, behind a frame record, rather than through
+     the hook ("Generators resumed inline" in ceval.c).  Resumed by C
+     code (next(), sum(), an asyncio task's step), they go through it.
 
    The C stack.  A stub and its reserve cost about 530 bytes of C stack
    per frame entered from C, and a call that ceval.c cannot give a record
@@ -958,6 +963,13 @@ stack_exhausted(PyThreadState *tstate, _PyInterpreterFrame *frame,
     return result;
 }
 
+/* The throwflag for a frame entered through its trampoline: the evaluator
+   may use the stub's reserve for the frame records of its inlined calls
+   and generator resumptions (see pycore_perf.h), unless it is to throw
+   into a generator (gen.throw(), rare). */
+#define RESERVED_UNLESS_THROW(throwflag) \
+    ((throwflag) == 0 ? _PyPerf_ENTER_RESERVED : (throwflag))
+
 /* Everything but the common case (see pycore_perf.h).  Out of line, so
    that the common paths, in the hook below and in ceval.c, need no
    callee-saved registers and no stack frame of their own. */
@@ -993,7 +1005,8 @@ _PyPerf_EnterSlow(PyThreadState *tstate, _PyInterpreterFrame *frame,
             return _PyEval_EvalFrameDefault(tstate, frame, plain_throwflag);
         }
     }
-    return t->entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
+    return t->entry(tstate, frame, RESERVED_UNLESS_THROW(throwflag),
+                    _PyEval_EvalFrameDefault);
 }
 
 /* The PEP 523 hook: frames entered from C (calls from C code, generator
@@ -1015,7 +1028,8 @@ _PyPerf_EvalFrame(PyThreadState *tstate, _PyInterpreterFrame *frame,
         /* t->entry, computed from the pointer already loaded */
         _PyPerf_TrampolineFunc entry = (_PyPerf_TrampolineFunc)(void *)
             (t->ready - _PyPerf_STUB_RETURN_OFFSET);
-        return entry(tstate, frame, throwflag, _PyEval_EvalFrameDefault);
+        return entry(tstate, frame, RESERVED_UNLESS_THROW(throwflag),
+                     _PyEval_EvalFrameDefault);
     }
     return _PyPerf_EnterSlow(tstate, frame, throwflag);
 }

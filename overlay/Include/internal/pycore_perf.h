@@ -225,13 +225,18 @@ extern void _PyPerfJit_BeforeFork(void);
    the records itself:
 
    * The stub reserves _PyPerf_STUB_RESERVE bytes of stack between its own
-     frame record and the evaluator's frame.  When ceval.c enters a frame
-     through a trampoline (perf_call, by way of the hook), it passes
-     throwflag _PyPerf_ENTER_RESERVED, which the hook passes on and which
-     tells the evaluator that it was called by a stub and may use that
-     reserve; no other caller passes it.  (Frames entered from C do not
-     use their reserve: finding it costs a few instructions per entry,
-     which generator resumptions would pay for nothing.)
+     frame record and the evaluator's frame.  The hook, which enters every
+     frame that has a trampoline through it, passes throwflag
+     _PyPerf_ENTER_RESERVED to the stub (unless it is to throw into a
+     generator), which tells the evaluator that it was called by a stub
+     and may use that reserve; no other caller passes it.  ceval.c passes
+     it to the hook when it enters a frame through a trampoline itself
+     (perf_call).
+   * The same records serve generators and coroutines that a for loop,
+     yield from or await resumes in the evaluator's own activation
+     (FOR_ITER_GEN and SEND_GEN, "Generators resumed inline" in ceval.c):
+     a record is taken when the generator resumes and given back when it
+     yields, returns or raises.
    * For each inlined call, the evaluator takes the record below the most
      recent one, moves its own saved frame pointer and return address
      there (the evaluator's frame record, read through

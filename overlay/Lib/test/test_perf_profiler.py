@@ -2097,6 +2097,446 @@ for key in sorted(results):
 """
 
 
+# Generators and coroutines resumed by for loops, yield from and await:
+# with a backend active, code quickened then resumes them in the
+# evaluator's own activation (FOR_ITER_GEN, SEND_GEN in Python/ceval.c).
+# Every scenario runs ROUNDS times, so that its code is quickened, and
+# must give what it gives without perf support; "quickened" names the
+# functions that got those instructions.
+GENERATORS_WORKLOAD = r"""
+import asyncio, dis, gc, sys, threading, traceback
+
+results = {}
+ROUNDS = 20     # past the warm-up: the code below is quickened
+
+def scenario(func):
+    first = None
+    for i in range(ROUNDS):
+        try:
+            value = func()
+        except BaseException as exc:
+            value = ("raised", type(exc).__name__, str(exc))
+        if i == 0:
+            first = value
+    results[func.__name__] = value if value == first else ("differs", first, value)
+    return func
+
+def numbers(n):
+    for i in range(n):
+        yield i
+
+def squares(seq):
+    for x in seq:
+        yield x * x
+
+def returns(n):
+    yield from range(n)
+    return ("value", n)
+
+@scenario
+def loop_values():
+    out = []
+    for x in squares(numbers(6)):
+        out.append(x)
+    else:
+        out.append("else")
+    for x in returns(3):
+        out.append(x)
+    return out
+
+@scenario
+def loop_break_and_reuse():
+    g = numbers(10)
+    out = []
+    for x in g:
+        if x == 3:
+            break
+    for x in g:                 # resumed again, by another loop
+        out.append(x)
+    for x in g:                 # exhausted: the generic path
+        out.append("never")
+    return out, g.gi_frame is None, g.gi_running
+
+def delegate(n):
+    got = yield from returns(n)
+    sent = yield got
+    while sent is not None:
+        sent = yield ("echo", sent)
+    return "done"
+
+@scenario
+def yield_from_values():
+    out = list(delegate(3))
+    g = delegate(2)
+    out.append([next(g), next(g), next(g), g.send("a"), g.send("b")])
+    try:
+        g.send(None)
+    except StopIteration as exc:
+        out.append(("stop", exc.value))
+    return out
+
+def echo():
+    received = []
+    while True:
+        x = yield len(received)
+        if x is None:
+            return received
+        received.append(x)
+
+def relay():
+    result = yield from echo()
+    yield ("relay", result)
+
+@scenario
+def send_through_yield_from():
+    g = relay()
+    out = [next(g), g.send(1), g.send(2), g.send(None)]
+    return out
+
+def raises(kind):
+    yield 1
+    if kind == "stop":
+        raise StopIteration("inner")
+    raise KeyError(kind)
+
+def format_exc(exc):
+    return (type(exc).__name__, str(exc), repr(exc.__cause__),
+            repr(exc.__context__),
+            [(f.name, f.lineno) for f in traceback.extract_tb(exc.__traceback__)])
+
+@scenario
+def exceptions_from_generators():
+    out = []
+    for kind in ("stop", "key"):
+        g = raises(kind)
+        try:
+            for x in g:
+                out.append(x)
+        except Exception as exc:
+            out.append(format_exc(exc))
+        out.append((g.gi_frame is None, g.gi_running))
+    try:
+        for x in squares(raises("deep")):
+            out.append(x)
+    except KeyError as exc:
+        out.append(format_exc(exc))
+    return out
+
+def stopper():
+    yield 1
+    raise StopIteration("from a delegate")
+
+def wrap_stopper():
+    yield from stopper()
+
+@scenario
+def exceptions_through_yield_from():
+    out = []
+    try:
+        out.extend(wrap_stopper())
+    except RuntimeError as exc:
+        out.append(format_exc(exc))
+    g = wrap_stopper()
+    for x in g:
+        out.append(x)
+        break
+    try:
+        g.throw(ValueError("thrown"))
+    except ValueError as exc:
+        out.append(format_exc(exc))
+    return out
+
+def context_gen():
+    yield sys.exc_info()[0].__name__ if sys.exc_info()[0] else None
+    try:
+        raise ValueError("in gen")
+    except ValueError:
+        yield sys.exc_info()[0].__name__
+    yield sys.exc_info()[0].__name__ if sys.exc_info()[0] else None
+    raise TypeError("after")
+
+@scenario
+def exception_state():
+    out = []
+    try:
+        raise OSError("outer")
+    except OSError:
+        try:
+            for x in context_gen():
+                out.append(x)
+                out.append(sys.exc_info()[0].__name__)
+        except TypeError as exc:
+            out.append(format_exc(exc))
+    out.append(sys.exc_info())
+    return out
+
+def introspect():
+    me = yield
+    f = sys._getframe()
+    yield (me.gi_running, f.f_back.f_code.co_name, f.f_code.co_name,
+           me.gi_frame is f, f.f_lineno)
+    yield (me.gi_frame.f_back.f_code.co_name, me.gi_yieldfrom)
+
+@scenario
+def frames_while_running():
+    g = introspect()
+    next(g)
+    out = [g.send(g)]
+    for x in g:
+        out.append(x)
+    out.append((g.gi_running, g.gi_frame))
+    return out
+
+def self_iterating():
+    me = yield
+    for x in me:
+        yield x
+
+@scenario
+def generator_already_executing():
+    g = self_iterating()
+    next(g)
+    g.send(g)
+
+def deep(n):
+    if n:
+        yield from deep(n - 1)
+    else:
+        yield "bottom"
+
+def deep_for(n):
+    if n:
+        for x in deep_for(n - 1):
+            yield x
+    else:
+        yield "bottom"
+
+@scenario
+def deep_nesting():
+    # More levels than one reserve has records for.
+    return [list(deep(100)), list(deep_for(100)), list(deep(5))]
+
+@scenario
+def recursion_limit():
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(250)
+    try:
+        out = []
+        for f in (deep, deep_for):
+            try:
+                out.append(list(f(400)))
+            except RecursionError as exc:
+                out.append(("RecursionError", str(exc)))
+        out.append(list(deep(100)))
+        return out
+    finally:
+        sys.setrecursionlimit(limit)
+
+@scenario
+def deoptimized_loop():
+    def total(it):
+        t = 0
+        for x in it:
+            t += x
+        return t
+    out = []
+    for i in range(12):
+        out.append(total(numbers(i) if i % 3 else [i, i]))
+    return out
+
+@scenario
+def close_and_throw_after_inline_resumes():
+    log = []
+    def guarded():
+        try:
+            for i in range(10):
+                yield i
+        finally:
+            log.append("finally")
+    def outer():
+        try:
+            yield from guarded()
+        except GeneratorExit:
+            log.append("outer exit")
+            raise
+    g = outer()
+    for x in g:
+        if x == 2:
+            break
+    g.close()
+    h = outer()
+    for x in h:
+        if x == 1:
+            break
+    try:
+        h.throw(IndexError("into"))
+    except IndexError as exc:
+        log.append(format_exc(exc))
+    return log, g.gi_frame, h.gi_frame
+
+@scenario
+def generator_expressions():
+    return (sum(x + 1 for x in numbers(50)),
+            [y for y in squares(numbers(5))],
+            {k: v for k, v in zip(numbers(3), squares(numbers(3)))})
+
+async def leaf(n):
+    await asyncio.sleep(0)
+    if n < 0:
+        raise ValueError(n)
+    return n * 2
+
+async def middle(n):
+    total = 0
+    for i in range(n):
+        total += await leaf(i)
+    return total
+
+async def top(n):
+    try:
+        await leaf(-1)
+    except ValueError as exc:
+        caught = format_exc(exc)
+    return (await middle(n), caught)
+
+class Ready:
+    def __await__(self):
+        return (yield "ready")
+
+async def stepped():
+    a = await Ready()
+    b = await plain_coro(a)
+    return a, b
+
+async def plain_coro(x):
+    return ("plain", x)
+
+async def stop_in_coro():
+    raise StopIteration("coro")
+
+async def await_stop():
+    await stop_in_coro()
+
+@scenario
+def coroutines():
+    out = [asyncio.run(top(5))]
+    c = stepped()
+    out.append(c.send(None))
+    try:
+        c.send("sent")
+    except StopIteration as exc:
+        out.append(exc.value)
+    try:
+        asyncio.run(await_stop())
+    except RuntimeError as exc:
+        out.append(format_exc(exc))
+    return out
+
+@scenario
+def tracing_inside_a_generator():
+    events = []
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename == __file__:
+            events.append((frame.f_code.co_name, event,
+                           type(arg).__name__ if event == "exception" else None))
+        return tracer
+    def turns_tracing_on():
+        yield 1
+        sys.settrace(tracer)
+        yield 2
+        sys.settrace(None)
+        yield 3
+        # Returns to a loop that is traced from now on, with a value
+        # that the loop's tracer sees in a StopIteration.
+        sys.settrace(tracer)
+        sys._getframe(1).f_trace = tracer
+        return "ret"
+    def consume():
+        out = []
+        for x in turns_tracing_on():
+            out.append(x)
+        sys.settrace(None)
+        return out
+    return consume(), events
+
+@scenario
+def threads():
+    out = {}
+    def work(k):
+        out[k] = sum(squares(numbers(1000 + k)))
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return sorted(out.items())
+
+@scenario
+def collected_while_running():
+    def cyclic():
+        me = yield
+        box = [me]
+        box.append(box)
+        del box
+        gc.collect()
+        yield "survived"
+    g = cyclic()
+    next(g)
+    return [g.send(g)] + list(g)
+
+for name, value in results.items():
+    print(f"{name}={value!r}")
+
+quickened = sorted(
+    f.__code__.co_name for f in list(globals().values())
+    if callable(f) and hasattr(f, "__code__")
+    for ins in dis.get_instructions(f, adaptive=True)
+    if ins.opname in ("FOR_ITER_GEN", "SEND_GEN"))
+print(f"quickened={sorted(set(quickened))}")
+"""
+
+
+class TestGeneratorsResumedInline(PerfTestCase):
+
+    # Functions whose for loops or yield from / await must have been
+    # quickened for inline resumption under a backend.
+    QUICKENED = {"loop_values", "squares", "delegate", "relay",
+                 "wrap_stopper", "deep", "deep_for", "middle", "top",
+                 "exceptions_from_generators", "exception_state",
+                 "close_and_throw_after_inline_resumes"}
+
+    def run_workload(self, *options):
+        script, res = self.run_script(GENERATORS_WORKLOAD, *options,
+                                      name="generators")
+        self.assertEqual(res.err, "")
+        values = self.values(res.out)
+        quickened = set(eval(values.pop("quickened")))
+        self.assertEqual(len(values), 18, res.out)
+        return script, res, values, quickened
+
+    def check_backend(self, backend):
+        _, _, plain, quickened = self.run_workload()
+        self.assertEqual(quickened, set())
+        script, res, inline, quickened = self.run_workload("-X", backend)
+        self.assertLessEqual(self.QUICKENED, quickened)
+        self.assertEqual(inline.keys(), plain.keys())
+        for key in plain:
+            with self.subTest(key=key):
+                self.assertNotIn("'differs'", plain[key])
+                self.assertEqual(inline[key], plain[key])
+        return script, res
+
+    def test_same_results_as_without_perf_support(self):
+        script, res = self.check_backend("perf")
+        self.assertNamed(self.perf_map_names(res.pid), script,
+                         present=("numbers", "squares", "leaf", "deep"))
+
+    def test_same_results_as_without_perf_support_perf_jit(self):
+        script, res = self.check_backend("perf_jit")
+        self.assertNamed(self.jit_names(self.read_jitdump(res.pid)), script,
+                         present=("numbers", "squares", "leaf", "deep"))
+
+
 class TestTrampolinedExecution(PerfTestCase):
 
     @classmethod
@@ -2487,6 +2927,36 @@ t.join()
 """
 
 
+PROFILED_GENERATORS_SCRIPT = """
+import os
+print(f"pid={os.getpid()}", flush=True)
+
+def produce(n):
+    for i in range(n):
+        total = 0
+        for j in range(300):
+            total += j
+        yield total
+
+def relay(seq):
+    for x in seq:
+        yield x
+
+def delegate(n):
+    yield from relay(produce(n))
+
+def consume(n):
+    t = 0
+    for x in relay(delegate(n)):
+        t += x
+    return t
+
+for _ in range(10):
+    consume(20)             # quickened from here on
+consume(SPIN)
+"""
+
+
 def parse_perf_script(text):
     """Split `perf script` output into samples: lists of symbol strings,
     leaf first."""
@@ -2607,6 +3077,33 @@ class TestPerfProfiler(PerfTestCase):
                      "thread_worker"):
             with self.subTest(func=func):
                 self.assertIn(func, seen)
+
+    def test_generators_resumed_inline(self):
+        # A for loop, yield from and another for loop resume the
+        # generators in the activation that runs them, each behind a frame
+        # record: every sample in produce() shows the whole chain, in one
+        # evaluator activation (not one per generator, as when C code
+        # resumes them).
+        source = PROFILED_GENERATORS_SCRIPT.replace("SPIN", "40_000")
+        script, data, pid = self.perf_record(source, "-X", "perf")
+        raw = [s for s in parse_perf_script(self.perf_script(data))
+               if python_frames(s)[:1] == ["produce"]]
+        self.assertGreaterEqual(len(raw), 20,
+                                f"too few samples in produce: {len(raw)}")
+        expected = ["produce", "relay", "delegate", "relay", "consume",
+                    "<module>"]
+        stacks = [python_frames(s) for s in raw]
+        good = [s for s in stacks if s == expected]
+        self.assertGreaterEqual(
+            len(good), 0.8 * len(stacks),
+            f"only {len(good)} of {len(stacks)} samples in produce have "
+            f"the stack {expected}; examples of others: "
+            f"{[s for s in stacks if s != expected][:3]}")
+        activations = sorted(
+            sum("_PyEval_EvalFrameDefault" in sym for sym in s) for s in raw)
+        self.assertEqual(activations[len(activations) // 2], 1,
+                         "the generators ran in more evaluator activations "
+                         "than the module's")
 
     def test_activated_at_runtime(self):
         call = "baz(10_000_000)"
