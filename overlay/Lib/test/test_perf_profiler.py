@@ -3086,7 +3086,19 @@ class TestPerfProfiler(PerfTestCase):
         # resumes them).
         source = PROFILED_GENERATORS_SCRIPT.replace("SPIN", "40_000")
         script, data, pid = self.perf_record(source, "-X", "perf")
-        raw = [s for s in parse_perf_script(self.perf_script(data))
+        self.check_generator_stacks(self.perf_script(data))
+
+    def test_generators_resumed_inline_dwarf(self):
+        # The same records, unwound with the jitdump's rules for the stub.
+        source = PROFILED_GENERATORS_SCRIPT.replace("SPIN", "40_000")
+        script, data, pid = self.perf_record(
+            source, "-X", "perf_jit",
+            record_options=("--call-graph", "dwarf,65528", "-k", "1"))
+        self.check_generator_stacks(
+            self.perf_script(self.perf_inject(data, pid)))
+
+    def check_generator_stacks(self, text):
+        raw = [s for s in parse_perf_script(text)
                if python_frames(s)[:1] == ["produce"]]
         self.assertGreaterEqual(len(raw), 20,
                                 f"too few samples in produce: {len(raw)}")
