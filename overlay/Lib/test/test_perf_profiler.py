@@ -2459,6 +2459,47 @@ def tracing_inside_a_generator():
         return out
     return consume(), events
 
+def tracing_turned_off_at(where):
+    # A trace function turns tracing off (as pdb's "continue" does) at the
+    # line event of a yield or a return, which then run untraced in a
+    # generator resumed inline.
+    def tracer(frame, event, arg):
+        if event == "line" and frame.f_lineno == stop_line:
+            sys.settrace(None)
+        return tracer
+    def gen(arm):
+        x = yield "first"
+        if arm:
+            sys._getframe().f_trace = tracer
+            sys.settrace(tracer)
+        if where == "yield":
+            yield (
+                x)
+        return (
+            "returned")
+    stop_line = gen.__code__.co_firstlineno + (6 if where == "yield" else 8)
+    def run(arm):
+        out = []
+        for x in gen(arm):
+            out.append(x)
+        g = gen(arm)
+        out.append(next(g))
+        try:
+            out.append(g.send("sent"))
+            out.append(next(g))
+        except StopIteration as exc:
+            out.append(("stop", exc.value))
+        return out
+    return [run(k == 9) for k in range(10)][-1], sys.gettrace()
+
+@scenario
+def tracing_turned_off_at_yield():
+    return tracing_turned_off_at("yield")
+
+@scenario
+def tracing_turned_off_at_return():
+    return tracing_turned_off_at("return")
+
 @scenario
 def threads():
     out = {}
@@ -2511,7 +2552,7 @@ class TestGeneratorsResumedInline(PerfTestCase):
         self.assertEqual(res.err, "")
         values = self.values(res.out)
         quickened = set(eval(values.pop("quickened")))
-        self.assertEqual(len(values), 18, res.out)
+        self.assertEqual(len(values), 20, res.out)
         return script, res, values, quickened
 
     def check_backend(self, backend):
@@ -2535,6 +2576,36 @@ class TestGeneratorsResumedInline(PerfTestCase):
         script, res = self.check_backend("perf_jit")
         self.assertNamed(self.jit_names(self.read_jitdump(res.pid)), script,
                          present=("numbers", "squares", "leaf", "deep"))
+
+    def test_hook_installed_while_the_loop_runs(self):
+        # Deactivated, and another PEP 523 hook installed, while a loop
+        # quickened for inline resumption runs: the new hook sees every
+        # resumption from then on, as it does without perf support.
+        import_helper.import_module("_testinternalcapi")
+        source = """
+            import sys, _testinternalcapi
+            def gen(n):
+                for i in range(n):
+                    yield i
+            def main():
+                for k in range(20):
+                    if k == 15:
+                        if sys.is_stack_trampoline_active():
+                            sys.deactivate_stack_trampoline()
+                        seen = []
+                        _testinternalcapi.set_eval_frame_record(seen)
+                    for x in gen(3):
+                        pass
+                _testinternalcapi.set_eval_frame_default()
+                print(f"seen={seen}")
+            main()
+            """
+        _, plain = self.run_script(source)
+        _, res = self.run_script(source, "-X", "perf", name="script2")
+        seen = self.values(plain.out)["seen"]
+        # 5 loops x (the call that makes the generator + 4 resumptions)
+        self.assertEqual(seen.count("'gen'"), 25)
+        self.assertEqual(self.values(res.out)["seen"], seen)
 
 
 class TestTrampolinedExecution(PerfTestCase):
